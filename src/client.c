@@ -1,0 +1,146 @@
+/* The client userdata: creation, the method table, and one idempotent
+ * cleanup shared by close, __gc and __close. */
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "compat.h"
+
+hs_client *hs_check_client(lua_State *L, int idx)
+{
+    return (hs_client *)luaL_checkudata(L, idx, HS_CLIENT_MT);
+}
+
+void hs_push_state(lua_State *L, hs_client *c)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->state_ref);
+}
+
+static void free_str(char **p)
+{
+    free(*p);
+    *p = NULL;
+}
+
+/* close, __gc and __close: safe to call any number of times. */
+static void cleanup(lua_State *L, hs_client *c)
+{
+    if (c->easy != NULL) {
+        curl_easy_cleanup(c->easy);
+        c->easy = NULL;
+    }
+    c->closed = 1;
+    curl_slist_free_all(c->hdr_plain);
+    curl_slist_free_all(c->hdr_json);
+    curl_slist_free_all(c->hdr_login);
+    c->hdr_plain = c->hdr_json = c->hdr_login = NULL;
+    hs_buf_free(&c->url);
+    hs_buf_free(&c->url_redacted);
+    hs_buf_wipe(&c->body); /* may have held a login body */
+    hs_buf_free(&c->body);
+    hs_resp_free(&c->resp);
+    free(c->parts);
+    c->parts = NULL;
+    c->nparts = 0;
+    free_str(&c->base_url);
+    free_str(&c->user_agent);
+    free_str(&c->ca_file);
+    free_str(&c->ca_path);
+    free_str(&c->proxy);
+    if (c->state_ref != LUA_NOREF && c->state_ref != LUA_REFNIL) {
+        luaL_unref(L, LUA_REGISTRYINDEX, c->state_ref);
+        c->state_ref = LUA_NOREF;
+    }
+}
+
+static int l_close(lua_State *L)
+{
+    hs_client *c = hs_check_client(L, 1);
+    if (c->busy)
+        return luaL_error(L, "hubsoft: a client cannot be closed from its own hook or token_store");
+    cleanup(L, c);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_gc(lua_State *L)
+{
+    hs_client *c = hs_check_client(L, 1);
+    cleanup(L, c);
+    return 0;
+}
+
+static int l_tostring(lua_State *L)
+{
+    hs_client *c = hs_check_client(L, 1);
+    if (c->closed)
+        lua_pushfstring(L, "hubsoft.client (closed): %p", (void *)c);
+    else
+        lua_pushfstring(L, "hubsoft.client (%s): %p", c->base_url, (void *)c);
+    return 1;
+}
+
+static int l_is_closed(lua_State *L)
+{
+    lua_pushboolean(L, hs_check_client(L, 1)->closed);
+    return 1;
+}
+
+/* core.new(config) */
+static int l_new(lua_State *L)
+{
+    hs_client *c;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    c = lua_newuserdata(L, sizeof(*c));
+    memset(c, 0, sizeof(*c));
+    c->state_ref = LUA_NOREF;
+    hs_buf_init(&c->url);
+    hs_buf_init(&c->url_redacted);
+    hs_buf_init(&c->body);
+    hs_resp_init(&c->resp);
+    c->closed = 1; /* until fully built: a half-made client is never used */
+    luaL_getmetatable(L, HS_CLIENT_MT);
+    lua_setmetatable(L, -2); /* from here __gc frees whatever config parsing allocated */
+    hs_config_parse(L, 1, c);
+    c->easy = curl_easy_init();
+    if (c->easy == NULL)
+        return luaL_error(L, "hubsoft.new: could not create a libcurl handle");
+    c->rng = (unsigned long long)time(NULL) ^ (unsigned long long)(size_t)c ^ 0x9E3779B97F4A7C15ULL;
+    if (c->rng == 0)
+        c->rng = 1;
+    c->closed = 0;
+    return 1;
+}
+
+static const luaL_Reg methods[] = {
+    {"request", hs_l_request},
+    {"authenticate", hs_l_authenticate},
+    {"close", l_close},
+    {"is_closed", l_is_closed},
+    {NULL, NULL},
+};
+
+void hs_client_open(lua_State *L)
+{
+    /* module table at the top */
+    luaL_newmetatable(L, HS_CLIENT_MT);
+    lua_newtable(L);
+    hs_setfuncs(L, methods);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, "methods"); /* core.methods: the Lua layer adds endpoints */
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, l_gc);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, l_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "hubsoft.client");
+    lua_setfield(L, -2, "__name");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, l_new);
+    lua_setfield(L, -2, "new");
+}

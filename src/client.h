@@ -1,0 +1,107 @@
+/* The client userdata and what the binding files share. */
+#ifndef HUBSOFT_CLIENT_H
+#define HUBSOFT_CLIENT_H
+
+#include <curl/curl.h>
+#include <lua.h>
+
+#include "buf.h"
+#include "transport.h"
+
+#define HS_CLIENT_MT "hubsoft.client"
+#define HUBSOFT_VERSION "0.1.0"
+
+typedef struct hs_client {
+    CURL *easy; /* NULL once closed */
+    int closed;
+    int busy; /* inside a call: a hook may not re-enter the same client */
+    int state_ref; /* registry ref: {creds..., token=, store=, on_request=} */
+
+    /* configuration (owned copies) */
+    char *base_url; /* without a trailing slash */
+    char *user_agent;
+    char *ca_file, *ca_path, *proxy;
+    long timeout_ms, connect_timeout_ms;
+    int retries;
+    int verify_tls;
+    int keep_nulls;
+    int compress;
+    size_t max_body;
+    double retry_delay, retry_max_delay;
+    int has_creds;
+    unsigned long logins; /* counts logins: a login reuses the scratch buffers */
+
+    /* headers built once per token, not once per call */
+    struct curl_slist *hdr_plain; /* Accept, Authorization, Expect: */
+    struct curl_slist *hdr_json;  /* the same + Content-Type: application/json */
+    struct curl_slist *hdr_login; /* Accept + Content-Type, no Authorization */
+
+    /* per-request scratch, owned here so a Lua error can never leak it */
+    hs_buf url;
+    hs_buf url_redacted;
+    hs_buf body;
+    hs_resp resp;
+    hs_part *parts;
+    size_t nparts;
+
+    unsigned long long rng; /* jitter for backoff; per client, no globals */
+} hs_client;
+
+/* client.c */
+hs_client *hs_check_client(lua_State *L, int idx);
+void hs_client_open(lua_State *L);
+void hs_push_state(lua_State *L, hs_client *c);
+
+/* config.c: fills c from the table at idx; raises on a bad config. */
+void hs_config_parse(lua_State *L, int idx, hs_client *c);
+
+/* auth.c */
+int hs_headers_rebuild(hs_client *c, const char *token_type, const char *access_token);
+/* Make sure a token is present; 0 on success, else pushes nil, err and returns 2. */
+int hs_auth_ensure(lua_State *L, hs_client *c, int force_login);
+int hs_l_authenticate(lua_State *L);
+void hs_auth_forget(lua_State *L, hs_client *c);
+
+/* errors.c */
+typedef struct hs_errinfo {
+    const char *kind;
+    const char *message;
+    long status; /* 0: none */
+    const char *method;
+    const char *url;
+    int retryable;
+    int attempts;
+    const char *field;
+    int errors_idx; /* stack index of the server's errors list, 0 when none */
+} hs_errinfo;
+/* Push nil and the error table (secrets scrubbed); returns 2. */
+int hs_push_error(lua_State *L, hs_client *c, const hs_errinfo *e);
+void hs_errors_open(lua_State *L);
+int hs_l_error(lua_State *L);
+int hs_l_is_error(lua_State *L);
+/* Push `s` with every secret of the client replaced by ***. */
+void hs_push_scrubbed(lua_State *L, hs_client *c, const char *s, size_t len);
+
+/* request.c */
+typedef struct hs_call {
+    const char *method;
+    int idempotent; /* a read: may be re-sent after it reached the server */
+    struct curl_slist *headers;
+    const char *body;
+    size_t body_len;
+    const hs_part *parts;
+    size_t nparts;
+} hs_call;
+/* Send c->url with retries per the policy, calling on_request after each
+ * exchange. Leaves the last response in c->resp. Returns 0, or -1 when the
+ * client was closed by a hook meanwhile. */
+int hs_exchange(lua_State *L, hs_client *c, const hs_call *call, int *attempts);
+/* Turn c->resp into the method's results: the decoded body, or nil, err. */
+int hs_push_result(lua_State *L, hs_client *c, const hs_call *call, int attempts);
+int hs_push_closed(lua_State *L, hs_client *c, const char *method);
+int hs_l_request(lua_State *L);
+
+/* fileio.c */
+int hs_l_write_file_atomic(lua_State *L);
+
+#endif

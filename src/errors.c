@@ -1,0 +1,233 @@
+/* Error tables: {kind, message, status, errors, field, method, url,
+ * retryable, attempts} with a __tostring. Every string that enters one is
+ * scrubbed of the client's secrets first. */
+#include <lauxlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "compat.h"
+
+static const char key_error_mt = 'e';
+
+/* Push the client's current secrets (password, client_secret, tokens) as
+ * strings; returns how many were pushed. */
+static int keep_secret(lua_State *L)
+{
+    if (lua_type(L, -1) == LUA_TSTRING && hs_rawlen(L, -1) >= 4)
+        return 1;
+    lua_pop(L, 1);
+    return 0;
+}
+
+static int push_secrets(lua_State *L, hs_client *c)
+{
+    int state, tok, n = 0;
+    if (c == NULL || c->state_ref == LUA_NOREF || c->state_ref == LUA_REFNIL)
+        return 0;
+    luaL_checkstack(L, 8, "hubsoft: scrubbing secrets");
+    hs_push_state(L, c);
+    state = lua_gettop(L);
+    lua_getfield(L, state, "password");
+    n += keep_secret(L);
+    lua_getfield(L, state, "client_secret");
+    n += keep_secret(L);
+    lua_getfield(L, state, "token");
+    tok = lua_gettop(L);
+    if (lua_istable(L, tok)) {
+        lua_getfield(L, tok, "access_token");
+        n += keep_secret(L);
+        lua_getfield(L, tok, "refresh_token");
+        n += keep_secret(L);
+    }
+    lua_remove(L, tok);
+    lua_remove(L, state);
+    return n;
+}
+
+void hs_push_scrubbed(lua_State *L, hs_client *c, const char *s, size_t len)
+{
+    int n, i, base;
+    luaL_Buffer b;
+    size_t pos = 0;
+    if (s == NULL) {
+        lua_pushnil(L);
+        return;
+    }
+    n = push_secrets(L, c);
+    if (n == 0) {
+        lua_pushlstring(L, s, len);
+        return;
+    }
+    base = lua_gettop(L) - n + 1;
+    luaL_buffinit(L, &b);
+    while (pos < len) {
+        size_t best = len, bestlen = 0;
+        for (i = 0; i < n; i++) {
+            size_t sl;
+            const char *sec = lua_tolstring(L, base + i, &sl);
+            const char *hit = NULL;
+            size_t k;
+            for (k = pos; k + sl <= len; k++)
+                if (s[k] == sec[0] && memcmp(s + k, sec, sl) == 0) {
+                    hit = s + k;
+                    break;
+                }
+            if (hit != NULL && (size_t)(hit - s) < best) {
+                best = (size_t)(hit - s);
+                bestlen = sl;
+            }
+        }
+        luaL_addlstring(&b, s + pos, best - pos);
+        if (bestlen == 0)
+            break;
+        luaL_addstring(&b, "***");
+        pos = best + bestlen;
+    }
+    luaL_pushresult(&b);
+    lua_replace(L, base);
+    lua_settop(L, base);
+}
+
+static void set_str(lua_State *L, hs_client *c, const char *k, const char *v)
+{
+    if (v == NULL)
+        return;
+    hs_push_scrubbed(L, c, v, strlen(v));
+    lua_setfield(L, -2, k);
+}
+
+int hs_push_error(lua_State *L, hs_client *c, const hs_errinfo *e)
+{
+    int errors_idx = e->errors_idx;
+    if (errors_idx < 0)
+        errors_idx = lua_gettop(L) + errors_idx + 1;
+    lua_pushnil(L);
+    lua_createtable(L, 0, 10);
+    set_str(L, c, "kind", e->kind);
+    set_str(L, c, "message", e->message ? e->message : e->kind);
+    if (e->status > 0) {
+        hs_pushint(L, e->status);
+        lua_setfield(L, -2, "status");
+    }
+    set_str(L, c, "method", e->method);
+    set_str(L, c, "url", e->url);
+    set_str(L, c, "field", e->field);
+    lua_pushboolean(L, e->retryable);
+    lua_setfield(L, -2, "retryable");
+    hs_pushint(L, e->attempts);
+    lua_setfield(L, -2, "attempts");
+    if (errors_idx > 0 && lua_istable(L, errors_idx)) {
+        /* copy the list, scrubbing each message */
+        size_t i, n = hs_rawlen(L, errors_idx);
+        lua_createtable(L, (int)n, 0);
+        for (i = 1; i <= n; i++) {
+            lua_rawgeti(L, errors_idx, (int)i);
+            if (lua_type(L, -1) == LUA_TSTRING) {
+                size_t sl;
+                const char *s = lua_tolstring(L, -1, &sl);
+                hs_push_scrubbed(L, c, s, sl);
+                lua_remove(L, -2);
+            }
+            lua_rawseti(L, -2, (int)i);
+        }
+        lua_setfield(L, -2, "errors");
+    }
+    hs_rawgetp(L, &key_error_mt);
+    lua_setmetatable(L, -2);
+    return 2;
+}
+
+static int err_tostring(lua_State *L)
+{
+    luaL_Buffer b;
+    const char *s;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "hubsoft ");
+    lua_getfield(L, 1, "kind");
+    s = lua_tostring(L, -1);
+    luaL_addstring(&b, s ? s : "unknown");
+    lua_pop(L, 1);
+    luaL_addstring(&b, " error: ");
+    lua_getfield(L, 1, "message");
+    s = lua_tostring(L, -1);
+    luaL_addstring(&b, s ? s : "(no message)");
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "status");
+    lua_getfield(L, 1, "method");
+    lua_getfield(L, 1, "url");
+    if (!lua_isnil(L, -3) || !lua_isnil(L, -2)) {
+        luaL_addstring(&b, " (");
+        if (!lua_isnil(L, -3)) {
+            luaL_addstring(&b, "HTTP ");
+            lua_pushvalue(L, -3);
+            luaL_addvalue(&b);
+            if (!lua_isnil(L, -2))
+                luaL_addstring(&b, ", ");
+        }
+        if (!lua_isnil(L, -2)) {
+            lua_pushvalue(L, -2);
+            luaL_addvalue(&b);
+            if (!lua_isnil(L, -1)) {
+                luaL_addchar(&b, ' ');
+                lua_pushvalue(L, -1);
+                luaL_addvalue(&b);
+            }
+        }
+        luaL_addchar(&b, ')');
+    }
+    lua_pop(L, 3);
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* core.error(t): give t the error metatable (used by the Lua layer for
+ * validation errors) and fill the fields every error has. */
+int hs_l_error(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_getfield(L, 1, "kind");
+    if (lua_isnil(L, -1)) {
+        lua_pushliteral(L, "validation");
+        lua_setfield(L, 1, "kind");
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "retryable");
+    if (lua_isnil(L, -1)) {
+        lua_pushboolean(L, 0);
+        lua_setfield(L, 1, "retryable");
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "attempts");
+    if (lua_isnil(L, -1)) {
+        hs_pushint(L, 0);
+        lua_setfield(L, 1, "attempts");
+    }
+    lua_pop(L, 1);
+    hs_rawgetp(L, &key_error_mt);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
+int hs_l_is_error(lua_State *L)
+{
+    int yes = 0;
+    if (lua_istable(L, 1) && lua_getmetatable(L, 1)) {
+        hs_rawgetp(L, &key_error_mt);
+        yes = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+    }
+    lua_pushboolean(L, yes);
+    return 1;
+}
+
+void hs_errors_open(lua_State *L)
+{
+    lua_newtable(L);
+    lua_pushcfunction(L, err_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "hubsoft.error");
+    lua_setfield(L, -2, "__name");
+    hs_rawsetp(L, &key_error_mt);
+}
