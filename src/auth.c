@@ -140,9 +140,8 @@ static int store_load(lua_State *L, hs_client *c)
         return 0;
     }
     lua_getfield(L, -1, "load");
-    lua_pushvalue(L, -2);
     c->busy = 1; /* a store that calls back into this client gets an error */
-    rc = lua_pcall(L, 1, 1, 0);
+    rc = lua_pcall(L, 0, 1, 0);
     c->busy = 0;
     if (rc != 0) {
         warn_hook(L, c, "load");
@@ -163,12 +162,11 @@ static void store_save(lua_State *L, hs_client *c)
     lua_getfield(L, -1, "store");
     if (lua_istable(L, -1)) {
         lua_getfield(L, -1, "save");
-        lua_pushvalue(L, -2);
-        lua_getfield(L, -4, "token");
+        lua_getfield(L, -3, "token");
         copy_token(L, lua_gettop(L)); /* the store gets a copy, not our table */
         lua_remove(L, -2);
-        c->busy = 1;
-        if (lua_pcall(L, 2, 0, 0) != 0) {
+        c->busy = 1; /* save(token): a plain function, as the contract says */
+        if (lua_pcall(L, 1, 0, 0) != 0) {
             c->busy = 0;
             warn_hook(L, c, "save");
         }

@@ -5,9 +5,10 @@
  *   - a read (GET, or a POST marked idempotent): also 429 (Retry-After), 502,
  *     503, 504 and a timeout or broken connection after sending;
  *   - a write (create, append, edit): never re-sent once its bytes may have
- *     reached the server. Writes also use a fresh connection, because libcurl
- *     silently re-sends a request when a reused keep-alive connection turns
- *     out dead before any answer: that would be a second, invisible send. */
+ *     reached the server. libcurl silently re-sends a request when a reused
+ *     keep-alive connection turns out dead before any answer; transport.c
+ *     sees each send (CURLOPT_PREREQFUNCTION), counts it as an attempt, and
+ *     refuses it for a write or past a read's retry budget. */
 #include <lauxlib.h>
 #include <math.h>
 #include <stdio.h>
@@ -136,7 +137,7 @@ int hs_exchange(lua_State *L, hs_client *c, const hs_call *call, int *attempts)
     req.parts = call->parts;
     req.nparts = call->nparts;
     req.field = "files";
-    req.fresh_connect = !call->idempotent;
+    req.fresh_connect = 0;
     req.timeout_ms = c->timeout_ms;
     req.connect_timeout_ms = c->connect_timeout_ms;
     req.max_body = c->max_body;
@@ -146,9 +147,14 @@ int hs_exchange(lua_State *L, hs_client *c, const hs_call *call, int *attempts)
     req.ca_path = c->ca_path;
     req.proxy = c->proxy;
     req.compress = c->compress;
-    for (attempt = 1;; attempt++) {
+    for (attempt = 1;;) {
         double delay = 0;
+        /* a read may spend its remaining retries on libcurl's own re-sends;
+         * a write is sent at most once per attempt we decide on */
+        req.max_sends = call->idempotent ? c->retries + 2 - attempt : 1;
         hs_transport_perform(c->easy, &req, &c->resp);
+        if (c->resp.sends > 1)
+            attempt += c->resp.sends - 1;
         *attempts = attempt;
         call_hook(L, c, call->method, attempt);
         if (c->closed)
@@ -156,6 +162,7 @@ int hs_exchange(lua_State *L, hs_client *c, const hs_call *call, int *attempts)
         if (!should_retry(c, call, attempt, &delay))
             return 0;
         sleep_seconds(delay);
+        attempt++;
     }
 }
 

@@ -22,6 +22,8 @@ void hs_resp_reset(hs_resp *r)
     r->too_big = 0;
     r->result = HS_T_OK;
     r->reached = 0;
+    r->sends = 0;
+    r->resend_blocked = 0;
     r->elapsed = 0;
     r->error[0] = '\0';
     if (r->mime != NULL) {
@@ -98,6 +100,27 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+#if LIBCURL_VERSION_NUM >= 0x075000
+/* Called each time libcurl is about to send the request: a second call in one
+ * transfer is libcurl's own silent re-send after a reused connection died.
+ * It counts as an attempt, and is refused past the caller's budget. */
+static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
+{
+    hs_resp *r = ud;
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    if (++r->sends > r->max_sends) {
+        r->sends--;
+        r->resend_blocked = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+#endif
+
 int hs_transport_setup(CURL *easy, const hs_req *req, hs_resp *resp)
 {
     hs_resp_reset(resp);
@@ -134,8 +157,17 @@ int hs_transport_setup(CURL *easy, const hs_req *req, hs_resp *resp)
         curl_easy_setopt(easy, CURLOPT_CAPATH, req->ca_path);
     if (req->proxy != NULL)
         curl_easy_setopt(easy, CURLOPT_PROXY, req->proxy);
+    resp->max_sends = req->max_sends > 0 ? req->max_sends : 1;
+#if LIBCURL_VERSION_NUM >= 0x075000
+    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, resp);
     if (req->fresh_connect)
         curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+#else
+    /* no way to see libcurl's silent re-send: never reuse a connection then */
+    if (req->fresh_connect || req->max_sends <= 1)
+        curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+#endif
 
     if (req->parts != NULL && req->nparts > 0) {
         resp->mime = hs_mime_build(easy, req, resp->error, sizeof(resp->error));
@@ -204,6 +236,19 @@ hs_tresult hs_transport_finish(CURL *easy, CURLcode code, hs_resp *resp)
     } else {
         resp->result = HS_T_NETWORK;
     }
+    if (resp->resend_blocked) {
+        /* the connection died after the request went out: it may have been acted on */
+        resp->result = HS_T_NETWORK;
+        resp->reached = 1;
+        snprintf(resp->error, sizeof(resp->error),
+                 "the connection closed before any answer arrived");
+    }
+#if LIBCURL_VERSION_NUM < 0x075000
+    resp->sends = 1;
+#else
+    if (resp->sends == 0 && resp->reached)
+        resp->sends = 1;
+#endif
     if (code != CURLE_OK && resp->error[0] == '\0')
         snprintf(resp->error, sizeof(resp->error), "%s", curl_easy_strerror(code));
     if (code == CURLE_COULDNT_RESOLVE_HOST || code == CURLE_COULDNT_CONNECT ||

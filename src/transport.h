@@ -27,7 +27,9 @@ typedef struct hs_req {
     const hs_part *parts; /* multipart attachments, or NULL */
     size_t nparts;
     const char *field; /* multipart field prefix: "files" gives files[0], files[1], ... */
-    int fresh_connect; /* never reuse a pooled connection (see client.c: writes) */
+    int fresh_connect; /* never reuse a pooled connection */
+    int max_sends;     /* how many times libcurl may send it (it silently re-sends on a
+                          reused connection that died): 1 for writes */
     long timeout_ms;
     long connect_timeout_ms;
     size_t max_body; /* refuse responses larger than this */
@@ -55,6 +57,9 @@ typedef struct hs_resp {
     size_t max_body;
     hs_tresult result;
     int reached; /* 1 when bytes of the request may have reached the server */
+    int sends;   /* how many times the request went out in this transfer */
+    int max_sends;
+    int resend_blocked; /* libcurl wanted to send it again and we refused */
     double elapsed;
     char error[CURL_ERROR_SIZE];
     curl_mime *mime; /* owned: freed by hs_resp_reset/free */
