@@ -217,7 +217,7 @@ int hs_push_result(lua_State *L, hs_client *c, const hs_call *call, int attempts
                  reread ? "" : "; it may have reached the server, check before sending it again");
         return http_error(L, c, call, attempts, "timeout", msg, reread, 0);
     case HS_T_NETWORK:
-        snprintf(msg, sizeof(msg), "network error: %s%s", r->error,
+        snprintf(msg, sizeof(msg), "%s%s", r->error,
                  reread ? "" : "; it may have reached the server, check before sending it again");
         return http_error(L, c, call, attempts, "network", msg, reread, 0);
     case HS_T_TLS:

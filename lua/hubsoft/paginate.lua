@@ -1,0 +1,259 @@
+--- Iterators over the pages of the paginated listings.
+--
+-- Two response shapes are understood:
+--
+-- 1. a `paginacao` block `{primeira_pagina, ultima_pagina, pagina_atual,
+--    total_registros}` with the records in `atendimentos` (pages from 0);
+-- 2. a Laravel paginator in `atendimentos = {current_page, data, last_page,
+--    next_page_url, per_page, total}` (pages from 1).
+--
+-- The page number always goes through the method's own `pagina` parameter:
+-- `next_page_url` is never requested (it may name another host). A page is
+-- never requested twice; a server that does not advance is an error, not a
+-- loop.
+-- @module hubsoft.paginate
+
+local M = {}
+
+local PAGINATED = {
+  consultar_atendimentos = true,
+  todos_atendimentos = true,
+}
+
+local MAX_CONCURRENCY = 8
+local DEFAULT_CONCURRENCY = 2
+
+local function copy(t)
+  local out = {}
+  if t then
+    for k, v in pairs(t) do
+      out[k] = v
+    end
+  end
+  return out
+end
+
+-- A number from the metadata: numbers may come as strings, and null as
+-- core.null (keep_nulls) or nil.
+local function num(v)
+  if type(v) == "number" then
+    return v
+  elseif type(v) == "string" then
+    return tonumber(v)
+  end
+  return nil
+end
+
+--- Read one page of either shape.
+-- @param resp decoded response
+-- @param null the JSON null sentinel
+-- @return records, current page number (or nil), whether the metadata
+--   announces a further page, the last page number (or nil); or nil when
+--   the shape is not recognized
+function M.read_page(resp, null)
+  if type(resp) ~= "table" then
+    return nil
+  end
+  local pag = resp.paginacao
+  if type(pag) == "table" then
+    local records = resp.atendimentos
+    if type(records) ~= "table" then
+      return nil
+    end
+    local current, last = num(pag.pagina_atual), num(pag.ultima_pagina)
+    return records, current, last == nil or current == nil or current < last, last
+  end
+  local lp = resp.atendimentos
+  if type(lp) == "table" and type(lp.data) == "table" then
+    local current, last = num(lp.current_page), num(lp.last_page)
+    local more = (last == nil or current == nil or current < last)
+      and lp.next_page_url ~= nil and lp.next_page_url ~= null
+    return lp.data, current, more, last
+  end
+  if type(lp) == "table" and next(lp) == nil then
+    return lp, nil, false -- no records and no metadata: nothing more to read
+  end
+  return nil
+end
+
+--- The "fetch page k" step, one page at a time.
+-- A prefetching fetcher (several pages downloading at once through the C
+-- core, up to `concurrency`) can replace this without touching the walk:
+-- it receives the same arguments and must return the same thing.
+-- @param api the client
+-- @param metodo the method name
+-- @param base the caller's filtros (a private copy)
+-- @param concurrency how many pages may be in flight (unused here)
+-- @return function(k, last) -> response; raises the error table on failure
+function M.sequential_fetcher(api, metodo, base, concurrency) -- luacheck: no unused args
+  return function(k)
+    local filtros = copy(base)
+    filtros.pagina = k
+    local resp, err = api[metodo](api, filtros)
+    if resp == nil then
+      error(err, 0)
+    end
+    return resp
+  end
+end
+
+local function check_args(api, metodo, filtros, opts, who)
+  if type(api) ~= "userdata" then
+    error("hubsoft: call it with a colon: api:" .. who .. "(...)", 3)
+  end
+  if not PAGINATED[metodo] then
+    error("hubsoft: " .. who .. ": metodo must be \"consultar_atendimentos\" or \"todos_atendimentos\"", 3)
+  end
+  if filtros ~= nil and type(filtros) ~= "table" then
+    error("hubsoft: " .. who .. ": filtros must be a table", 3)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("hubsoft: " .. who .. ": opts must be a table", 3)
+  end
+  local concurrency = DEFAULT_CONCURRENCY
+  if opts then
+    for k in pairs(opts) do
+      if k ~= "concurrency" then
+        error("hubsoft: " .. who .. ": unknown option " .. tostring(k) .. " (allowed: concurrency)", 3)
+      end
+    end
+    if opts.concurrency ~= nil then
+      concurrency = opts.concurrency
+      if type(concurrency) ~= "number" or math.floor(concurrency) ~= concurrency
+        or concurrency < 1 or concurrency > MAX_CONCURRENCY then
+        error("hubsoft: " .. who .. ": opts.concurrency must be an integer from 1 to "
+          .. MAX_CONCURRENCY, 3)
+      end
+    end
+  end
+  return concurrency
+end
+
+-- The walk shared by pages and each: returns a function giving
+-- page_number, response, records for each non-empty page, then nil.
+local function walker(core, api, metodo, filtros, concurrency)
+  local base = copy(filtros)
+  local fetch = M.sequential_fetcher(api, metodo, base, concurrency)
+  local next_page = base.pagina or 0
+  local requested = {}
+  local previous -- page number the server reported for the previous page
+  local last -- last page number the metadata announced, if any
+  local done = false
+
+  local function fail(kind, message)
+    done = true
+    error(core.error {
+      kind = kind,
+      message = metodo .. ": " .. message,
+      retryable = false,
+      attempts = 1,
+    }, 0)
+  end
+
+  return function()
+    if done then
+      return nil
+    end
+    local k = next_page
+    requested[k] = true
+    done = true -- until this page proves there is another
+    local resp = fetch(k, last)
+    local records, current, more, last_page = M.read_page(resp, core.null)
+    last = last_page or last
+    if records == nil then
+      fail("decode", "page " .. tostring(k) .. " has neither a paginacao block nor a paginator in atendimentos")
+    end
+    current = current or num(k)
+    if previous ~= nil and current ~= nil and current <= previous then
+      fail("api", ("server did not advance: asked for page %s after page %s and got page %s")
+        :format(tostring(k), tostring(previous), tostring(current)))
+    end
+    previous = current
+    if #records == 0 then
+      return nil
+    end
+    if more and current then
+      next_page = current + 1
+      if requested[next_page] then
+        fail("api", "server did not advance: page " .. tostring(next_page) .. " would be requested twice")
+      end
+      done = false
+    end
+    return current, resp, records
+  end
+end
+
+--- Iterate over the pages of a paginated method (installed as `api:pages`).
+-- Starts at `filtros.pagina` (default 0) and follows the metadata of either
+-- shape; `filtros` is not modified. Yields the page number the server
+-- reports (`pagina_atual`, or `current_page` counting from 1 for a Laravel
+-- paginator) and the whole response; never yields an empty page. A failed
+-- request raises its error table (`error(err, 0)`), since a generic `for` has
+-- no place for a second value. `break` is always safe. A bad `metodo` or
+-- `opts` raises a Lua error at once.
+-- @function pages
+-- @tparam string metodo "consultar_atendimentos" or "todos_atendimentos"
+-- @tparam table filtros the method's parameters (`pagina`: the first page to read)
+-- @tparam[opt] table opts `{concurrency = N}`: pages in flight, 1..8, default 2
+-- @return an iterator yielding page_number, response
+-- @usage for pagina, resposta in api:pages("todos_atendimentos", {itens_por_pagina = 100}) do
+--   print(pagina, #resposta.atendimentos)
+-- end
+
+--- Iterate over every record of every page (installed as `api:each`).
+-- Same walk as `pages`; yields each atendimento in order, and the page number
+-- as a second value.
+-- @function each
+-- @tparam string metodo "consultar_atendimentos" or "todos_atendimentos"
+-- @tparam table filtros the method's parameters
+-- @tparam[opt] table opts `{concurrency = N}`, 1..8, default 2
+-- @return an iterator yielding record, page_number
+-- @usage for atendimento in api:each("todos_atendimentos",
+--     {data_inicio = "2025-01-01", data_fim = "2025-01-31"}) do
+--   print(atendimento.protocolo)
+-- end
+
+local function pages(core, api, metodo, filtros, concurrency)
+  local walk = walker(core, api, metodo, filtros, concurrency)
+  return function()
+    local n, resp = walk()
+    return n, resp
+  end
+end
+
+local function each(core, api, metodo, filtros, concurrency)
+  local walk = walker(core, api, metodo, filtros, concurrency)
+  local records, count, i, page = nil, 0, 0, nil
+  return function()
+    while true do
+      while i < count do
+        i = i + 1
+        local record = records[i]
+        if record ~= nil then -- a JSON null item without keep_nulls
+          return record, page
+        end
+      end
+      local n, _, recs = walk()
+      if n == nil then
+        return nil
+      end
+      page, records, count, i = n, recs, #recs, 0
+    end
+  end
+end
+
+--- Install `pages` and `each` on the client's method table.
+-- @param methods the client's method table (`core.methods`)
+-- @param core the C core module
+function M.install(methods, core)
+  methods.pages = function(api, metodo, filtros, opts)
+    local concurrency = check_args(api, metodo, filtros, opts, "pages")
+    return pages(core, api, metodo, filtros, concurrency)
+  end
+  methods.each = function(api, metodo, filtros, opts)
+    local concurrency = check_args(api, metodo, filtros, opts, "each")
+    return each(core, api, metodo, filtros, concurrency)
+  end
+end
+
+return M
