@@ -120,6 +120,7 @@ static const luaL_Reg methods[] = {
     {"authenticate", hs_l_authenticate},
     {"close", l_close},
     {"is_closed", l_is_closed},
+    {"_prefetch", hs_l_prefetch},
     {NULL, NULL},
 };
 
@@ -141,6 +142,7 @@ void hs_client_open(lua_State *L)
     lua_pushliteral(L, "hubsoft.client");
     lua_setfield(L, -2, "__name");
     lua_pop(L, 1);
+    hs_prefetch_open(L);
     lua_pushcfunction(L, l_new);
     lua_setfield(L, -2, "new");
 }

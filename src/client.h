@@ -98,7 +98,23 @@ typedef struct hs_call {
 int hs_exchange(lua_State *L, hs_client *c, const hs_call *call, int *attempts);
 /* Turn c->resp into the method's results: the decoded body, or nil, err. */
 int hs_push_result(lua_State *L, hs_client *c, const hs_call *call, int attempts);
+int hs_push_result_of(lua_State *L, hs_client *c, const hs_resp *r, const char *url,
+                      const hs_call *call, int attempts);
 int hs_push_closed(lua_State *L, hs_client *c, const char *method);
+void hs_call_hook(lua_State *L, hs_client *c, const hs_resp *r, const hs_buf *url_redacted,
+                  const char *method, int attempt);
+/* Build base_url + path + ?query into url (and a redacted copy). NULL or a
+ * message; *field names the offending query key. */
+const char *hs_build_url(lua_State *L, hs_client *c, hs_buf *url, hs_buf *redacted,
+                         const char *path, size_t plen, int query_idx, const char **field);
+/* Fill the libcurl request description from the client's settings. */
+void hs_req_from_client(hs_req *req, hs_client *c, const hs_call *call, const char *url);
+/* Whether the policy allows another attempt after `attempt` ended in r;
+ * sets the backoff delay. */
+int hs_should_retry(hs_client *c, const hs_resp *r, const hs_call *call, int attempt, double *delay);
+/* prefetch.c */
+int hs_l_prefetch(lua_State *L);
+void hs_prefetch_open(lua_State *L);
 int hs_l_request(lua_State *L);
 
 /* fileio.c */

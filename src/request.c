@@ -53,7 +53,8 @@ static void sleep_seconds(double s)
         ;
 }
 
-static void call_hook(lua_State *L, hs_client *c, const char *method, int attempt)
+void hs_call_hook(lua_State *L, hs_client *c, const hs_resp *r, const hs_buf *url_redacted,
+                  const char *method, int attempt)
 {
     int top = lua_gettop(L);
     hs_push_state(L, c);
@@ -65,15 +66,15 @@ static void call_hook(lua_State *L, hs_client *c, const char *method, int attemp
     lua_createtable(L, 0, 6);
     lua_pushstring(L, method);
     lua_setfield(L, -2, "method");
-    hs_push_scrubbed(L, c, c->url_redacted.data, c->url_redacted.len);
+    hs_push_scrubbed(L, c, url_redacted->data, url_redacted->len);
     lua_setfield(L, -2, "url");
-    if (c->resp.status > 0) {
-        hs_pushint(L, c->resp.status);
+    if (r->status > 0) {
+        hs_pushint(L, r->status);
         lua_setfield(L, -2, "status");
     }
-    lua_pushnumber(L, c->resp.elapsed);
+    lua_pushnumber(L, r->elapsed);
     lua_setfield(L, -2, "elapsed");
-    hs_pushint(L, (long long)c->resp.body.len);
+    hs_pushint(L, (long long)r->body.len);
     lua_setfield(L, -2, "bytes");
     hs_pushint(L, attempt);
     lua_setfield(L, -2, "attempt");
@@ -89,9 +90,8 @@ static void call_hook(lua_State *L, hs_client *c, const char *method, int attemp
     lua_settop(L, top);
 }
 
-static int should_retry(hs_client *c, const hs_call *call, int attempt, double *delay)
+int hs_should_retry(hs_client *c, const hs_resp *r, const hs_call *call, int attempt, double *delay)
 {
-    const hs_resp *r = &c->resp;
     int retry = 0;
     double d;
     if (attempt > c->retries)
@@ -124,29 +124,34 @@ static int should_retry(hs_client *c, const hs_call *call, int attempt, double *
     return 1;
 }
 
+void hs_req_from_client(hs_req *req, hs_client *c, const hs_call *call, const char *url)
+{
+    memset(req, 0, sizeof(*req));
+    req->method = call->method;
+    req->url = url;
+    req->headers = call->headers;
+    req->body = call->body;
+    req->body_len = call->body_len;
+    req->parts = call->parts;
+    req->nparts = call->nparts;
+    req->field = "files";
+    req->timeout_ms = c->timeout_ms;
+    req->connect_timeout_ms = c->connect_timeout_ms;
+    req->max_body = c->max_body;
+    req->user_agent = c->user_agent;
+    req->verify_tls = c->verify_tls;
+    req->ca_file = c->ca_file;
+    req->ca_path = c->ca_path;
+    req->proxy = c->proxy;
+    req->compress = c->compress;
+    req->max_sends = 1;
+}
+
 int hs_exchange(lua_State *L, hs_client *c, const hs_call *call, int *attempts)
 {
     hs_req req;
     int attempt;
-    memset(&req, 0, sizeof(req));
-    req.method = call->method;
-    req.url = c->url.data;
-    req.headers = call->headers;
-    req.body = call->body;
-    req.body_len = call->body_len;
-    req.parts = call->parts;
-    req.nparts = call->nparts;
-    req.field = "files";
-    req.fresh_connect = 0;
-    req.timeout_ms = c->timeout_ms;
-    req.connect_timeout_ms = c->connect_timeout_ms;
-    req.max_body = c->max_body;
-    req.user_agent = c->user_agent;
-    req.verify_tls = c->verify_tls;
-    req.ca_file = c->ca_file;
-    req.ca_path = c->ca_path;
-    req.proxy = c->proxy;
-    req.compress = c->compress;
+    hs_req_from_client(&req, c, call, c->url.data);
     for (attempt = 1;;) {
         double delay = 0;
         /* a read may spend its remaining retries on libcurl's own re-sends;
@@ -156,26 +161,27 @@ int hs_exchange(lua_State *L, hs_client *c, const hs_call *call, int *attempts)
         if (c->resp.sends > 1)
             attempt += c->resp.sends - 1;
         *attempts = attempt;
-        call_hook(L, c, call->method, attempt);
+        hs_call_hook(L, c, &c->resp, &c->url_redacted, call->method, attempt);
         if (c->closed)
             return -1;
-        if (!should_retry(c, call, attempt, &delay))
+        if (!hs_should_retry(c, &c->resp, call, attempt, &delay))
             return 0;
         sleep_seconds(delay);
         attempt++;
     }
 }
 
-static int http_error(lua_State *L, hs_client *c, const hs_call *call, int attempts,
-                      const char *kind, const char *message, int retryable, int errors_idx)
+static int http_error(lua_State *L, hs_client *c, const hs_resp *r, const char *url,
+                      const hs_call *call, int attempts, const char *kind, const char *message,
+                      int retryable, int errors_idx)
 {
     hs_errinfo e;
     memset(&e, 0, sizeof(e));
     e.kind = kind;
     e.message = message;
-    e.status = c->resp.status;
+    e.status = r->status;
     e.method = call->method;
-    e.url = c->url_redacted.data;
+    e.url = url;
     e.retryable = retryable;
     e.attempts = attempts;
     e.errors_idx = errors_idx;
@@ -205,7 +211,12 @@ static void push_server_message(lua_State *L, int t, const char *fallback)
 
 int hs_push_result(lua_State *L, hs_client *c, const hs_call *call, int attempts)
 {
-    hs_resp *r = &c->resp;
+    return hs_push_result_of(L, c, &c->resp, c->url_redacted.data, call, attempts);
+}
+
+int hs_push_result_of(lua_State *L, hs_client *c, const hs_resp *r, const char *url,
+                      const hs_call *call, int attempts)
+{
     char msg[CURL_ERROR_SIZE + 160];
     int top = lua_gettop(L);
     int status_retryable = r->status == 429 || r->status >= 500;
@@ -215,22 +226,22 @@ int hs_push_result(lua_State *L, hs_client *c, const hs_call *call, int attempts
     case HS_T_TIMEOUT:
         snprintf(msg, sizeof(msg), "request timed out (%s)%s", r->error,
                  reread ? "" : "; it may have reached the server, check before sending it again");
-        return http_error(L, c, call, attempts, "timeout", msg, reread, 0);
+        return http_error(L, c, r, url, call, attempts, "timeout", msg, reread, 0);
     case HS_T_NETWORK:
         snprintf(msg, sizeof(msg), "%s%s", r->error,
                  reread ? "" : "; it may have reached the server, check before sending it again");
-        return http_error(L, c, call, attempts, "network", msg, reread, 0);
+        return http_error(L, c, r, url, call, attempts, "network", msg, reread, 0);
     case HS_T_TLS:
         snprintf(msg, sizeof(msg), "TLS error: %s", r->error);
-        return http_error(L, c, call, attempts, "tls", msg, 0, 0);
+        return http_error(L, c, r, url, call, attempts, "tls", msg, 0, 0);
     case HS_T_TOO_BIG:
         snprintf(msg, sizeof(msg),
                  "response larger than max_response_size (%zu bytes): refused, not read",
                  c->max_body);
-        return http_error(L, c, call, attempts, "decode", msg, 0, 0);
+        return http_error(L, c, r, url, call, attempts, "decode", msg, 0, 0);
     case HS_T_LOCAL:
         snprintf(msg, sizeof(msg), "could not send the request: %s", r->error);
-        return http_error(L, c, call, attempts, "network", msg, 0, 0);
+        return http_error(L, c, r, url, call, attempts, "network", msg, 0, 0);
     case HS_T_OK:
         break;
     }
@@ -241,7 +252,7 @@ int hs_push_result(lua_State *L, hs_client *c, const hs_call *call, int attempts
             return 1;
         }
         snprintf(msg, sizeof(msg), "HTTP %ld with an empty body", r->status);
-        return http_error(L, c, call, attempts, "http", msg, status_retryable, 0);
+        return http_error(L, c, r, url, call, attempts, "http", msg, status_retryable, 0);
     }
     if (hs_json_decode(L, r->body.data, r->body.len, c->keep_nulls, r->content_type, msg,
                        sizeof(msg)) != 0) {
@@ -250,11 +261,11 @@ int hs_push_result(lua_State *L, hs_client *c, const hs_call *call, int attempts
         if (r->status >= 200 && r->status < 300) {
             snprintf(text, sizeof(text), "the response is not valid JSON (%s)",
                      html ? "an HTML page" : msg);
-            return http_error(L, c, call, attempts, "decode", text, 0, 0);
+            return http_error(L, c, r, url, call, attempts, "decode", text, 0, 0);
         }
         snprintf(text, sizeof(text), "HTTP %ld%s", r->status,
                  html ? " (an HTML error page, not JSON)" : " (the body is not JSON)");
-        return http_error(L, c, call, attempts, "http", text, status_retryable, 0);
+        return http_error(L, c, r, url, call, attempts, "http", text, status_retryable, 0);
     }
     /* decoded value at top */
     if (lua_istable(L, -1)) {
@@ -279,7 +290,7 @@ int hs_push_result(lua_State *L, hs_client *c, const hs_call *call, int attempts
                 }
                 lua_pop(L, 1);
             }
-            http_error(L, c, call, attempts, "api", lua_tostring(L, errs - 1),
+            http_error(L, c, r, url, call, attempts, "api", lua_tostring(L, errs - 1),
                        r->status >= 500 || r->status == 429, errs);
             lua_replace(L, top + 2);
             lua_replace(L, top + 1);
@@ -291,7 +302,7 @@ int hs_push_result(lua_State *L, hs_client *c, const hs_call *call, int attempts
             push_server_message(L, t, "no message");
             snprintf(text, sizeof(text), "HTTP %ld: %s", r->status, lua_tostring(L, -1));
             lua_getfield(L, t, "errors");
-            http_error(L, c, call, attempts, "http", text, status_retryable, top + 3);
+            http_error(L, c, r, url, call, attempts, "http", text, status_retryable, top + 3);
             lua_replace(L, top + 2);
             lua_replace(L, top + 1);
             lua_settop(L, top + 2);
@@ -302,7 +313,7 @@ int hs_push_result(lua_State *L, hs_client *c, const hs_call *call, int attempts
     if (r->status < 200 || r->status >= 300) {
         lua_settop(L, top);
         snprintf(msg, sizeof(msg), "HTTP %ld", r->status);
-        return http_error(L, c, call, attempts, "http", msg, status_retryable, 0);
+        return http_error(L, c, r, url, call, attempts, "http", msg, status_retryable, 0);
     }
     if (lua_isnil(L, -1)) { /* a bare JSON null: success with nothing in it */
         lua_pop(L, 1);
@@ -361,12 +372,12 @@ static int add_query_scalar(lua_State *L, int idx, hs_buf *out)
 
 /* Build c->url and c->url_redacted. Returns NULL or a message; *field is set
  * to the offending query key. */
-static const char *build_url(lua_State *L, hs_client *c, const char *path, size_t plen,
-                             int query_idx, const char **field)
+const char *hs_build_url(lua_State *L, hs_client *c, hs_buf *url, hs_buf *redacted,
+                         const char *path, size_t plen, int query_idx, const char **field)
 {
-    hs_buf_clear(&c->url);
-    hs_buf_clear(&c->url_redacted);
-    if (hs_buf_adds(&c->url, c->base_url) != 0 || hs_buf_add(&c->url, path, plen) != 0)
+    hs_buf_clear(url);
+    hs_buf_clear(redacted);
+    if (hs_buf_adds(url, c->base_url) != 0 || hs_buf_add(url, path, plen) != 0)
         OOM(L, c);
     if (query_idx != 0 && lua_istable(L, query_idx)) {
         size_t nkeys = 0, i, cap = 0;
@@ -393,21 +404,21 @@ static const char *build_url(lua_State *L, hs_client *c, const char *path, size_
             int rc = 0;
             size_t klen = strlen(keys[i]);
             lua_getfield(L, query_idx, keys[i]);
-            if (hs_buf_addc(&c->url, i == 0 ? '?' : '&') != 0 ||
-                hs_url_escape(&c->url, keys[i], klen) != 0 || hs_buf_addc(&c->url, '=') != 0)
+            if (hs_buf_addc(url, i == 0 ? '?' : '&') != 0 ||
+                hs_url_escape(url, keys[i], klen) != 0 || hs_buf_addc(url, '=') != 0)
                 OOM(L, c);
             if (lua_istable(L, -1)) { /* arrays become comma lists: "1,2,3" */
                 size_t j, n = hs_rawlen(L, -1);
                 for (j = 1; j <= n && rc == 0; j++) {
                     lua_rawgeti(L, -1, (int)j);
-                    if (j > 1 && hs_buf_addc(&c->url, ',') != 0)
+                    if (j > 1 && hs_buf_addc(url, ',') != 0)
                         rc = -1;
                     if (rc == 0)
-                        rc = lua_istable(L, -1) ? 1 : add_query_scalar(L, -1, &c->url);
+                        rc = lua_istable(L, -1) ? 1 : add_query_scalar(L, -1, url);
                     lua_pop(L, 1);
                 }
             } else {
-                rc = add_query_scalar(L, -1, &c->url);
+                rc = add_query_scalar(L, -1, url);
             }
             lua_pop(L, 1);
             if (rc < 0)
@@ -420,8 +431,8 @@ static const char *build_url(lua_State *L, hs_client *c, const char *path, size_
         }
         lua_pop(L, 1); /* keys */
     }
-    if (hs_buf_cstr(&c->url) != 0 || hs_url_redact(&c->url_redacted, c->url.data, c->url.len) != 0 ||
-        hs_buf_cstr(&c->url_redacted) != 0)
+    if (hs_buf_cstr(url) != 0 || hs_url_redact(redacted, url->data, url->len) != 0 ||
+        hs_buf_cstr(redacted) != 0)
         OOM(L, c);
     return NULL;
 }
@@ -541,7 +552,7 @@ int hs_l_request(lua_State *L)
     /* 5 idempotent, 6 query, 7 json, 8 files */
     if (!lua_isnil(L, 6) && !lua_istable(L, 6))
         return validation_error(L, c, method, "query", "opts.query must be a table");
-    if ((bad = build_url(L, c, path, plen, 6, &qfield)) != NULL) {
+    if ((bad = hs_build_url(L, c, &c->url, &c->url_redacted, path, plen, 6, &qfield)) != NULL) {
         lua_pushfstring(L, "query.%s: %s", qfield, bad);
         return validation_error(L, c, method, qfield, lua_tostring(L, -1));
     }
@@ -575,7 +586,7 @@ int hs_l_request(lua_State *L)
         if ((rc = hs_auth_ensure(L, c, relogged)) != 0)
             return rc;
         /* a login reuses the URL and body buffers: rebuild ours after one */
-        if (logins != c->logins && build_url(L, c, path, plen, 6, &qfield) != NULL)
+        if (logins != c->logins && hs_build_url(L, c, &c->url, &c->url_redacted, path, plen, 6, &qfield) != NULL)
             return luaL_error(L, "hubsoft: internal error rebuilding the URL");
         call.headers = call.body ? c->hdr_json : c->hdr_plain;
         if (call.body && logins != c->logins) {

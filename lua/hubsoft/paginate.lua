@@ -97,6 +97,74 @@ function M.sequential_fetcher(api, metodo, base, concurrency) -- luacheck: no un
   end
 end
 
+--- The "fetch page k" step with pages in flight.
+-- While the caller works on page k, up to `concurrency` of the following pages
+-- (never beyond the last page the metadata announced) are already
+-- downloading through the C core's multi handle (`api:_prefetch`). Pages
+-- still come back in order, each requested once.
+-- @param api the client
+-- @param metodo the method name
+-- @param base the caller's filtros (a private copy)
+-- @param concurrency how many pages beyond the one being read may be in flight
+-- @param core the C core module
+-- @param endpoints the endpoint table module (builds each page's request)
+-- @return function(k, last) -> response (raises the error table on failure),
+--   and a function that cancels whatever is still in flight
+function M.prefetching_fetcher(api, metodo, base, concurrency, core, endpoints)
+  local pf
+  local inflight = {} -- page number -> transfer id
+
+  local function cancel()
+    if pf then
+      pf:close()
+      pf = nil
+    end
+    inflight = {}
+  end
+
+  local function start(k)
+    local filtros = copy(base)
+    filtros.pagina = k
+    local req, err = endpoints.prepare(core, metodo, filtros)
+    if not req then
+      cancel()
+      error(err, 0)
+    end
+    if not pf then
+      pf = api:_prefetch(concurrency + 1)
+    end
+    local id, err2 = pf:add(req.method, req.path, req.opts)
+    if not id then
+      cancel()
+      error(err2, 0)
+    end
+    inflight[k] = id
+  end
+
+  local function fetch(k, last)
+    if not inflight[k] then
+      start(k)
+    end
+    if last then -- only once the metadata has said where the pages end
+      for j = k + 1, math.min(k + concurrency, last) do
+        if not inflight[j] then
+          start(j)
+        end
+      end
+    end
+    local id = inflight[k]
+    inflight[k] = nil
+    local resp, err = pf:wait(id)
+    if resp == nil then
+      cancel()
+      error(err, 0)
+    end
+    return resp
+  end
+
+  return fetch, cancel
+end
+
 local function check_args(api, metodo, filtros, opts, who)
   if type(api) ~= "userdata" then
     error("hubsoft: call it with a colon: api:" .. who .. "(...)", 3)
@@ -133,7 +201,8 @@ end
 -- page_number, response, records for each non-empty page, then nil.
 local function walker(core, api, metodo, filtros, concurrency)
   local base = copy(filtros)
-  local fetch = M.sequential_fetcher(api, metodo, base, concurrency)
+  local fetch, cancel = M.prefetching_fetcher(api, metodo, base, concurrency, core,
+                                              require "hubsoft.endpoints")
   local next_page = base.pagina or 0
   local requested = {}
   local previous -- page number the server reported for the previous page
@@ -142,6 +211,7 @@ local function walker(core, api, metodo, filtros, concurrency)
 
   local function fail(kind, message)
     done = true
+    cancel()
     error(core.error {
       kind = kind,
       message = metodo .. ": " .. message,
@@ -170,6 +240,7 @@ local function walker(core, api, metodo, filtros, concurrency)
     end
     previous = current
     if #records == 0 then
+      cancel()
       return nil
     end
     if more and current then
@@ -179,8 +250,18 @@ local function walker(core, api, metodo, filtros, concurrency)
       end
       done = false
     end
+    if done then
+      cancel()
+    end
     return current, resp, records
-  end
+  end, cancel
+end
+
+-- The fourth value of a generic for: Lua 5.4 closes it when the loop ends
+-- early (break, error), which cancels the pages still in flight at once.
+-- Elsewhere the garbage collector does the same later.
+local function closer(cancel)
+  return setmetatable({}, {__close = function() cancel() end})
 end
 
 --- Iterate over the pages of a paginated method (installed as `api:pages`).
@@ -194,7 +275,8 @@ end
 -- @function pages
 -- @tparam string metodo "consultar_atendimentos" or "todos_atendimentos"
 -- @tparam table filtros the method's parameters (`pagina`: the first page to read)
--- @tparam[opt] table opts `{concurrency = N}`: pages in flight, 1..8, default 2
+-- @tparam[opt] table opts `{concurrency = N}`: pages downloading beyond the one
+--   being read, 1..8, default 2
 -- @return an iterator yielding page_number, response
 -- @usage for pagina, resposta in api:pages("todos_atendimentos", {itens_por_pagina = 100}) do
 --   print(pagina, #resposta.atendimentos)
@@ -214,15 +296,15 @@ end
 -- end
 
 local function pages(core, api, metodo, filtros, concurrency)
-  local walk = walker(core, api, metodo, filtros, concurrency)
+  local walk, cancel = walker(core, api, metodo, filtros, concurrency)
   return function()
     local n, resp = walk()
     return n, resp
-  end
+  end, nil, nil, closer(cancel)
 end
 
 local function each(core, api, metodo, filtros, concurrency)
-  local walk = walker(core, api, metodo, filtros, concurrency)
+  local walk, cancel = walker(core, api, metodo, filtros, concurrency)
   local records, count, i, page = nil, 0, 0, nil
   return function()
     while true do
@@ -239,7 +321,7 @@ local function each(core, api, metodo, filtros, concurrency)
       end
       page, records, count, i = n, recs, #recs, 0
     end
-  end
+  end, nil, nil, closer(cancel)
 end
 
 --- Install `pages` and `each` on the client's method table.

@@ -1,0 +1,346 @@
+/* Pages in flight: several read requests downloading at once through one
+ * libcurl multi handle, driven from the calling thread. The page iterators
+ * (lua/hubsoft/paginate.lua) add the next pages while the caller works on
+ * the current one, then wait for each in order.
+ *
+ * Each slot owns its easy handle, buffers and a copy of the headers, so a
+ * re-login meanwhile (which rebuilds the client's header lists) cannot pull
+ * memory from under a running transfer. A failed or refused page falls back
+ * to the ordinary request path, with its retry policy and 401 re-login. */
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "compat.h"
+#include "json.h"
+#include "urlenc.h"
+
+#define HS_PREFETCH_MT "hubsoft.prefetch"
+#define HS_PREFETCH_MAX 9 /* the page being read + up to 8 ahead */
+
+enum { SLOT_FREE = 0, SLOT_RUNNING, SLOT_DONE };
+
+typedef struct pf_slot {
+    CURL *easy;
+    int state;
+    int id;
+    hs_resp resp;
+    hs_buf url, url_redacted, body;
+    struct curl_slist *headers;
+    char method[8];
+    hs_call call;
+    hs_req req;
+    int path_ref, opts_ref; /* kept to repeat the request on the ordinary path */
+} pf_slot;
+
+typedef struct hs_prefetch {
+    CURLM *multi;
+    int n;
+    int next_id;
+    int closed;
+    int client_ref;
+    hs_client *c;
+    pf_slot slots[HS_PREFETCH_MAX];
+} hs_prefetch;
+
+static void slot_release(lua_State *L, hs_prefetch *p, pf_slot *s)
+{
+    if (s->state == SLOT_RUNNING && p->multi != NULL)
+        curl_multi_remove_handle(p->multi, s->easy);
+    s->state = SLOT_FREE;
+    s->id = 0;
+    curl_slist_free_all(s->headers);
+    s->headers = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, s->path_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, s->opts_ref);
+    s->path_ref = s->opts_ref = LUA_NOREF;
+}
+
+static void prefetch_cleanup(lua_State *L, hs_prefetch *p)
+{
+    int i;
+    if (p->closed)
+        return;
+    p->closed = 1;
+    for (i = 0; i < p->n; i++) {
+        pf_slot *s = &p->slots[i];
+        slot_release(L, p, s); /* cancels a transfer still in flight */
+        if (s->easy != NULL)
+            curl_easy_cleanup(s->easy);
+        s->easy = NULL;
+        hs_resp_free(&s->resp);
+        hs_buf_free(&s->url);
+        hs_buf_free(&s->url_redacted);
+        hs_buf_free(&s->body);
+    }
+    if (p->multi != NULL)
+        curl_multi_cleanup(p->multi);
+    p->multi = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, p->client_ref);
+    p->client_ref = LUA_NOREF;
+    p->c = NULL;
+}
+
+static hs_prefetch *check_prefetch(lua_State *L)
+{
+    return (hs_prefetch *)luaL_checkudata(L, 1, HS_PREFETCH_MT);
+}
+
+static int l_gc(lua_State *L)
+{
+    prefetch_cleanup(L, check_prefetch(L));
+    return 0;
+}
+
+static int l_close(lua_State *L)
+{
+    prefetch_cleanup(L, check_prefetch(L));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static struct curl_slist *copy_list(const struct curl_slist *l)
+{
+    struct curl_slist *out = NULL, *n;
+    for (; l != NULL; l = l->next) {
+        n = curl_slist_append(out, l->data);
+        if (n == NULL) {
+            curl_slist_free_all(out);
+            return NULL;
+        }
+        out = n;
+    }
+    return out;
+}
+
+/* Collect finished transfers; non-blocking. */
+static void drive(hs_prefetch *p)
+{
+    int running = 0, left = 0;
+    CURLMsg *msg;
+    curl_multi_perform(p->multi, &running);
+    while ((msg = curl_multi_info_read(p->multi, &left)) != NULL) {
+        int i;
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        for (i = 0; i < p->n; i++) {
+            pf_slot *s = &p->slots[i];
+            if (s->state == SLOT_RUNNING && s->easy == msg->easy_handle) {
+                hs_transport_finish(s->easy, msg->data.result, &s->resp);
+                curl_multi_remove_handle(p->multi, s->easy);
+                s->state = SLOT_DONE;
+                break;
+            }
+        }
+    }
+}
+
+/* pf:add(method, path, opts) -> id, or nil, err */
+static int l_add(lua_State *L)
+{
+    hs_prefetch *p = check_prefetch(L);
+    const char *m = luaL_checkstring(L, 2);
+    size_t plen;
+    const char *path = luaL_checklstring(L, 3, &plen);
+    const char *bad, *qfield = NULL;
+    hs_client *c = p->c;
+    pf_slot *s = NULL;
+    int i, rc;
+
+    if (!lua_isnoneornil(L, 4))
+        luaL_checktype(L, 4, LUA_TTABLE);
+    lua_settop(L, 4);
+    if (p->closed || c == NULL || c->closed)
+        return hs_push_closed(L, c, m);
+    if (c->busy)
+        return luaL_error(L, "hubsoft: a client cannot be used from its own hook or token_store");
+    if (hs_path_check(path, plen) != NULL)
+        return luaL_error(L, "hubsoft: prefetch: invalid path");
+    for (i = 0; i < p->n; i++)
+        if (p->slots[i].state == SLOT_FREE) {
+            s = &p->slots[i];
+            break;
+        }
+    if (s == NULL)
+        return luaL_error(L, "hubsoft: prefetch: more pages in flight than its %d slots", p->n);
+
+    memset(&s->call, 0, sizeof(s->call));
+    for (i = 0; m[i] != '\0' && i < 7; i++)
+        s->method[i] = (char)((m[i] >= 'a' && m[i] <= 'z') ? m[i] - 32 : m[i]);
+    s->method[i] = '\0';
+    if (strcmp(s->method, "GET") != 0 && strcmp(s->method, "POST") != 0)
+        return luaL_error(L, "hubsoft: prefetch is for reads (GET or a querying POST)");
+    s->call.method = s->method;
+    s->call.idempotent = 1;
+
+    if (lua_istable(L, 4)) {
+        lua_getfield(L, 4, "query");
+        lua_getfield(L, 4, "json");
+    } else {
+        lua_pushnil(L);
+        lua_pushnil(L);
+    }
+    /* 5 query, 6 json */
+    if ((bad = hs_build_url(L, c, &s->url, &s->url_redacted, path, plen, 5, &qfield)) != NULL)
+        return luaL_error(L, "hubsoft: prefetch: query.%s: %s", qfield, bad);
+    hs_buf_clear(&s->body);
+    if (!lua_isnil(L, 6)) {
+        char where[128];
+        if ((bad = hs_json_encode(L, 6, &s->body, where, sizeof(where))) != NULL)
+            return luaL_error(L, "hubsoft: prefetch: json %s %s", where, bad);
+        s->call.body = s->body.data ? s->body.data : "";
+        s->call.body_len = s->body.len;
+    }
+    if ((rc = hs_auth_ensure(L, c, 0)) != 0)
+        return rc;
+    if (c->closed)
+        return hs_push_closed(L, c, s->method);
+    s->headers = copy_list(s->call.body ? c->hdr_json : c->hdr_plain);
+    if (s->headers == NULL)
+        return luaL_error(L, "hubsoft: out of memory");
+    s->call.headers = s->headers;
+    if (s->easy == NULL && (s->easy = curl_easy_init()) == NULL)
+        return luaL_error(L, "hubsoft: could not create a libcurl handle");
+    hs_req_from_client(&s->req, c, &s->call, s->url.data);
+    if (hs_transport_setup(s->easy, &s->req, &s->resp) != 0 ||
+        curl_multi_add_handle(p->multi, s->easy) != CURLM_OK) {
+        curl_slist_free_all(s->headers);
+        s->headers = NULL;
+        return luaL_error(L, "hubsoft: prefetch: could not start the transfer");
+    }
+    lua_pushvalue(L, 3);
+    s->path_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushvalue(L, 4);
+    s->opts_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    s->state = SLOT_RUNNING;
+    s->id = ++p->next_id;
+    drive(p); /* send it now: the server starts working while the caller does */
+    hs_pushint(L, s->id);
+    return 1;
+}
+
+/* pf:wait(id) -> decoded body, or nil, err */
+static int l_wait(lua_State *L)
+{
+    hs_prefetch *p = check_prefetch(L);
+    lua_Integer id = (lua_Integer)luaL_checknumber(L, 2);
+    hs_client *c = p->c;
+    pf_slot *s = NULL;
+    double delay = 0;
+    int i, fallback, top;
+
+    if (p->closed || c == NULL || c->closed)
+        return hs_push_closed(L, c, "GET");
+    if (c->busy)
+        return luaL_error(L, "hubsoft: a client cannot be used from its own hook or token_store");
+    for (i = 0; i < p->n; i++)
+        if (p->slots[i].state != SLOT_FREE && p->slots[i].id == id) {
+            s = &p->slots[i];
+            break;
+        }
+    if (s == NULL)
+        return luaL_error(L, "hubsoft: prefetch: no transfer %d in flight", (int)id);
+    while (s->state == SLOT_RUNNING) {
+        drive(p);
+        if (s->state == SLOT_RUNNING)
+            curl_multi_poll(p->multi, NULL, 0, 1000, NULL);
+    }
+    hs_call_hook(L, c, &s->resp, &s->url_redacted, s->method, 1);
+    if (c->closed) {
+        slot_release(L, p, s);
+        return hs_push_closed(L, c, s->method);
+    }
+    fallback = (s->resp.result == HS_T_OK && s->resp.status == 401) ||
+               hs_should_retry(c, &s->resp, &s->call, 1, &delay);
+    if (!fallback) {
+        top = lua_gettop(L);
+        i = hs_push_result_of(L, c, &s->resp, s->url_redacted.data, &s->call, 1);
+        slot_release(L, p, s);
+        drive(p);
+        (void)top;
+        return i;
+    }
+    /* The ordinary path repeats it with the policy's remaining budget (one
+     * attempt is spent) and, after a 401, the single re-login. */
+    {
+        int saved = c->retries, status401 = s->resp.status == 401, rc;
+        top = lua_gettop(L);
+        lua_pushcfunction(L, hs_l_request);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, p->client_ref);
+        lua_pushstring(L, s->method);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, s->path_ref);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, s->opts_ref);
+        slot_release(L, p, s);
+        if (!status401 && c->retries > 0)
+            c->retries--;
+        rc = lua_pcall(L, 4, 2, 0);
+        c->retries = saved;
+        if (rc != 0)
+            return lua_error(L);
+        if (lua_isnil(L, -2) && lua_istable(L, -1)) {
+            lua_getfield(L, -1, "attempts");
+            if (lua_type(L, -1) == LUA_TNUMBER && !status401) {
+                hs_pushint(L, (long long)lua_tonumber(L, -1) + 1);
+                lua_setfield(L, -3, "attempts");
+            }
+            lua_pop(L, 1);
+        }
+        drive(p);
+        return lua_gettop(L) - top;
+    }
+}
+
+/* api:_prefetch(n): a set of n slots for reads in flight. */
+int hs_l_prefetch(lua_State *L)
+{
+    hs_client *c = hs_check_client(L, 1);
+    int n = (int)luaL_optinteger(L, 2, 2), i;
+    hs_prefetch *p;
+    if (n < 1 || n > HS_PREFETCH_MAX)
+        return luaL_error(L, "hubsoft: prefetch: slots must be 1..%d", HS_PREFETCH_MAX);
+    if (c->closed)
+        return hs_push_closed(L, c, "GET");
+    p = lua_newuserdata(L, sizeof(*p));
+    memset(p, 0, sizeof(*p));
+    p->closed = 1;
+    p->client_ref = LUA_NOREF;
+    for (i = 0; i < HS_PREFETCH_MAX; i++) {
+        pf_slot *s = &p->slots[i];
+        s->path_ref = s->opts_ref = LUA_NOREF;
+        hs_resp_init(&s->resp);
+        hs_buf_init(&s->url);
+        hs_buf_init(&s->url_redacted);
+        hs_buf_init(&s->body);
+    }
+    luaL_getmetatable(L, HS_PREFETCH_MT);
+    lua_setmetatable(L, -2);
+    p->n = n;
+    p->multi = curl_multi_init();
+    if (p->multi == NULL)
+        return luaL_error(L, "hubsoft: could not create a libcurl multi handle");
+    p->closed = 0;
+    lua_pushvalue(L, 1); /* the slots use the client's settings: keep it alive */
+    p->client_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    p->c = c;
+    return 1;
+}
+
+void hs_prefetch_open(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        {"add", l_add},
+        {"wait", l_wait},
+        {"close", l_close},
+        {NULL, NULL},
+    };
+    luaL_newmetatable(L, HS_PREFETCH_MT);
+    lua_newtable(L);
+    hs_setfuncs(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, l_gc);
+    lua_setfield(L, -2, "__close");
+    lua_pop(L, 1);
+}
