@@ -93,10 +93,13 @@ static int copy_cred(lua_State *L, int cfg, int state_idx, const char *key, int 
                    luaL_typename(L, -1));
     if (lua_type(L, -1) == LUA_TNUMBER) {
         lua_Number n = lua_tonumber(L, -1);
-        if (n != floor(n) || n < 0)
-            luaL_error(L, "hubsoft.new: config.%s must be a string or a whole number", key);
+        char tmp[32];
+        if (!(n == floor(n) && n >= 0 && n <= 9007199254740992.0))
+            luaL_error(L, "hubsoft.new: config.%s must be a string or a whole number "
+                          "from 0 to 2^53", key);
         lua_pop(L, 1);
-        lua_pushfstring(L, "%d", (int)n);
+        snprintf(tmp, sizeof(tmp), "%.0f", (double)n);
+        lua_pushstring(L, tmp);
     }
     if (hs_rawlen(L, -1) == 0)
         luaL_error(L, "hubsoft.new: config.%s must not be empty", key);

@@ -118,12 +118,27 @@ static int table_kind(lua_State *L, int idx, size_t *n)
 static const char *encode_value(lua_State *L, int idx, hs_buf *out, int depth, char *where,
                                 size_t wherelen);
 
+/* Prepend one step ("key" or "[i]") to the path of the failing value. */
+static void prepend_where(char *where, size_t wherelen, const char *step, int is_index)
+{
+    char tmp[256];
+    const char *sep = (where[0] == '\0' || where[0] == '[') ? "" : ".";
+    if (is_index)
+        snprintf(tmp, sizeof(tmp), "[%s]%s%s", step, sep, where);
+    else
+        snprintf(tmp, sizeof(tmp), "%s%s%s", step, sep, where);
+    snprintf(where, wherelen, "%s", tmp);
+}
+
 static void set_where_key(lua_State *L, int kidx, char *where, size_t wherelen)
 {
-    if (lua_type(L, kidx) == LUA_TSTRING)
-        snprintf(where, wherelen, "%s", lua_tostring(L, kidx));
-    else if (lua_type(L, kidx) == LUA_TNUMBER)
-        snprintf(where, wherelen, "[%.0f]", (double)lua_tonumber(L, kidx));
+    if (lua_type(L, kidx) == LUA_TSTRING) {
+        prepend_where(where, wherelen, lua_tostring(L, kidx), 0);
+    } else if (lua_type(L, kidx) == LUA_TNUMBER) {
+        char num[32];
+        snprintf(num, sizeof(num), "%.0f", (double)lua_tonumber(L, kidx));
+        prepend_where(where, wherelen, num, 1);
+    }
 }
 
 static const char *encode_table(lua_State *L, int idx, hs_buf *out, int depth, char *where,
@@ -147,8 +162,9 @@ static const char *encode_table(lua_State *L, int idx, hs_buf *out, int depth, c
             err = encode_value(L, lua_gettop(L), out, depth + 1, where, wherelen);
             lua_pop(L, 1);
             if (err != NULL) {
-                if (where[0] == '\0')
-                    snprintf(where, wherelen, "[%zu]", i);
+                char num[32];
+                snprintf(num, sizeof(num), "%zu", i);
+                prepend_where(where, wherelen, num, 1);
                 return err;
             }
         }
@@ -184,8 +200,7 @@ static const char *encode_table(lua_State *L, int idx, hs_buf *out, int depth, c
             first = 0;
             err = encode_value(L, lua_gettop(L) - 1, out, depth + 1, where, wherelen);
             if (err != NULL) {
-                if (where[0] == '\0')
-                    set_where_key(L, -3, where, wherelen);
+                set_where_key(L, -3, where, wherelen);
                 lua_pop(L, 3);
                 return err;
             }
@@ -491,9 +506,18 @@ void hs_json_open(lua_State *L)
     } else {
         lua_pop(L, 1);
     }
+    /* the same depth both ways, so whatever we decode we can send back */
     lua_getfield(L, -1, "decode_max_depth");
     if (lua_isfunction(L, -1)) {
-        lua_pushinteger(L, 200);
+        lua_pushinteger(L, HS_JSON_MAX_DEPTH);
+        lua_call(L, 1, 0);
+    } else {
+        lua_pop(L, 1);
+    }
+    /* NaN, Infinity and hex numbers are not JSON */
+    lua_getfield(L, -1, "decode_invalid_numbers");
+    if (lua_isfunction(L, -1)) {
+        lua_pushboolean(L, 0);
         lua_call(L, 1, 0);
     } else {
         lua_pop(L, 1);

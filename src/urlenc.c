@@ -29,28 +29,35 @@ static int is_digit(int c)
     return c >= '0' && c <= '9';
 }
 
+/* localhost, ::1 or a dotted-decimal 127.a.b.c (each part 0..255, no leading
+ * zeros: "127.08.0.1" is a name to libcurl, looked up in DNS, not loopback). */
 static int host_is_loopback(const char *h)
 {
-    int i, dots = 0, digits = 0;
+    int part = 0, digits = 0, value = 0;
+    const char *p;
     if (strcmp(h, "localhost") == 0 || strcmp(h, "::1") == 0)
         return 1;
     if (strncmp(h, "127.", 4) != 0)
         return 0;
-    /* 127.a.b.c with decimal octets */
-    for (i = 4; h[i] != '\0'; i++) {
-        if (h[i] == '.') {
-            if (digits == 0)
+    for (p = h;; p++) {
+        if (*p == '.' || *p == '\0') {
+            if (digits == 0 || value > 255)
                 return 0;
-            dots++;
-            digits = 0;
-        } else if (is_digit((unsigned char)h[i])) {
+            part++;
+            if (*p == '\0')
+                break;
+            digits = value = 0;
+        } else if (is_digit((unsigned char)*p)) {
+            if (digits > 0 && value == 0)
+                return 0; /* leading zero */
             if (++digits > 3)
                 return 0;
+            value = value * 10 + (*p - '0');
         } else {
             return 0;
         }
     }
-    return dots == 2 && digits > 0;
+    return part == 4;
 }
 
 const char *hs_url_parse(const char *url, size_t len, hs_url *out)
