@@ -19,7 +19,7 @@ local ok, failure = pcall(function()
 
   local tok = assert(api:authenticate())
   print(("1. logged in: token type %s, valid for %d days"):format(tok.token_type,
-    tok.expires_in // 86400))
+    math.floor(tok.expires_in / 86400)))
 
   local st = assert(api:configuracao("status_atendimento"))
   print(("2. %d ticket statuses, e.g. %q"):format(#st.status_atendimento,

@@ -14,6 +14,7 @@
 -- Nothing here talks to the C core, so the rules can be used (and tested)
 -- without it.
 -- @module hubsoft.validate
+-- @alias V
 
 local V = {}
 
