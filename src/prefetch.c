@@ -17,7 +17,7 @@
 #include "urlenc.h"
 
 #define HS_PREFETCH_MT "hubsoft.prefetch"
-#define HS_PREFETCH_MAX 9 /* the page being read + up to 8 ahead */
+#define HS_PREFETCH_MAX 8
 
 enum { SLOT_FREE = 0, SLOT_RUNNING, SLOT_DONE };
 

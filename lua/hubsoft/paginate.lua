@@ -98,14 +98,15 @@ function M.sequential_fetcher(api, metodo, base, concurrency) -- luacheck: no un
 end
 
 --- The "fetch page k" step with pages in flight.
--- While the caller works on page k, up to `concurrency` of the following pages
--- (never beyond the last page the metadata announced) are already
--- downloading through the C core's multi handle (`api:_prefetch`). Pages
--- still come back in order, each requested once.
+-- Up to `concurrency` pages download at once: while the caller works on page
+-- k, up to `concurrency - 1` of the following pages (never beyond the last
+-- page the metadata announced) are already downloading through the C core's
+-- multi handle (`api:_prefetch`); 1 reads page after page. Pages still come
+-- back in order, each requested once.
 -- @param api the client
 -- @param metodo the method name
 -- @param base the caller's filtros (a private copy)
--- @param concurrency how many pages beyond the one being read may be in flight
+-- @param concurrency how many pages may be downloading at once
 -- @param core the C core module
 -- @param endpoints the endpoint table module (builds each page's request)
 -- @return function(k, last) -> response (raises the error table on failure),
@@ -131,7 +132,7 @@ function M.prefetching_fetcher(api, metodo, base, concurrency, core, endpoints)
       error(err, 0)
     end
     if not pf then
-      pf = api:_prefetch(concurrency + 1)
+      pf = api:_prefetch(concurrency)
     end
     local id, err2 = pf:add(req.method, req.path, req.opts)
     if not id then
@@ -146,7 +147,7 @@ function M.prefetching_fetcher(api, metodo, base, concurrency, core, endpoints)
       start(k)
     end
     if last then -- only once the metadata has said where the pages end
-      for j = k + 1, math.min(k + concurrency, last) do
+      for j = k + 1, math.min(k + concurrency - 1, last) do
         if not inflight[j] then
           start(j)
         end
@@ -275,8 +276,8 @@ end
 -- @function pages
 -- @tparam string metodo "consultar_atendimentos" or "todos_atendimentos"
 -- @tparam table filtros the method's parameters (`pagina`: the first page to read)
--- @tparam[opt] table opts `{concurrency = N}`: pages downloading beyond the one
---   being read, 1..8, default 2
+-- @tparam[opt] table opts `{concurrency = N}`: pages downloading at once, 1..8,
+--   default 2 (the next page arrives while the caller works on this one)
 -- @return an iterator yielding page_number, response
 -- @usage for pagina, resposta in api:pages("todos_atendimentos", {itens_por_pagina = 100}) do
 --   print(pagina, #resposta.atendimentos)

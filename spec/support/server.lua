@@ -72,7 +72,15 @@ Server.__index = Server
 
 --- True while the server process exists.
 function Server:alive()
-  return self.pid ~= nil and run("kill -0 " .. self.pid .. " 2>/dev/null")
+  if self.pid == nil then return false end
+  -- an exited server may linger as a zombie until PID 1 reaps it: that is dead
+  local f = io.open("/proc/" .. self.pid .. "/stat", "r")
+  if f then
+    local stat = f:read("*l") or ""
+    f:close()
+    return stat:match("^%d+ %b() (%a)") ~= "Z"
+  end
+  return run("kill -0 " .. self.pid .. " 2>/dev/null")
 end
 
 --- Low-level HTTP call with LuaSocket. Returns status, body text, headers,
