@@ -67,6 +67,9 @@ void hs_auth_forget(lua_State *L, hs_client *c)
 {
     free_lists(c);
     hs_push_state(L, c);
+    /* the rejected token stays a secret: a later answer may still echo it */
+    lua_getfield(L, -1, "token");
+    lua_setfield(L, -2, "old_token");
     lua_pushnil(L);
     lua_setfield(L, -2, "token");
     lua_pop(L, 1);

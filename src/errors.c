@@ -11,27 +11,45 @@ static const char key_error_mt = 'e';
 
 /* Push the client's current secrets (password, client_secret, tokens) as
  * strings; returns how many were pushed. */
+/* Keep the string at the top as a secret, and its URL-encoded form too when
+ * that differs (a secret sent as a query value shows up encoded in URLs).
+ * Returns how many strings it left on the stack. */
 static int keep_secret(lua_State *L)
 {
-    if (lua_type(L, -1) == LUA_TSTRING && hs_rawlen(L, -1) >= 4)
-        return 1;
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n, i;
+    const char *s;
+    int changed = 0;
+    luaL_Buffer b;
+    if (lua_type(L, -1) != LUA_TSTRING || hs_rawlen(L, -1) < 4) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    s = lua_tolstring(L, -1, &n);
+    luaL_buffinit(L, &b); /* a Lua buffer: an error here cannot leak it */
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            luaL_addchar(&b, (char)ch);
+        } else {
+            luaL_addchar(&b, '%');
+            luaL_addchar(&b, hex[ch >> 4]);
+            luaL_addchar(&b, hex[ch & 15]);
+            changed = 1;
+        }
+    }
+    luaL_pushresult(&b);
+    if (changed)
+        return 2;
     lua_pop(L, 1);
-    return 0;
+    return 1;
 }
 
-static int push_secrets(lua_State *L, hs_client *c)
+static int keep_token(lua_State *L, int state, const char *field)
 {
-    int state, tok, n = 0;
-    if (c == NULL || c->state_ref == LUA_NOREF || c->state_ref == LUA_REFNIL)
-        return 0;
-    luaL_checkstack(L, 8, "hubsoft: scrubbing secrets");
-    hs_push_state(L, c);
-    state = lua_gettop(L);
-    lua_getfield(L, state, "password");
-    n += keep_secret(L);
-    lua_getfield(L, state, "client_secret");
-    n += keep_secret(L);
-    lua_getfield(L, state, "token");
+    int n = 0, tok;
+    lua_getfield(L, state, field);
     tok = lua_gettop(L);
     if (lua_istable(L, tok)) {
         lua_getfield(L, tok, "access_token");
@@ -40,6 +58,23 @@ static int push_secrets(lua_State *L, hs_client *c)
         n += keep_secret(L);
     }
     lua_remove(L, tok);
+    return n;
+}
+
+static int push_secrets(lua_State *L, hs_client *c)
+{
+    int state, n = 0;
+    if (c == NULL || c->state_ref == LUA_NOREF || c->state_ref == LUA_REFNIL)
+        return 0;
+    luaL_checkstack(L, 20, "hubsoft: scrubbing secrets");
+    hs_push_state(L, c);
+    state = lua_gettop(L);
+    lua_getfield(L, state, "password");
+    n += keep_secret(L);
+    lua_getfield(L, state, "client_secret");
+    n += keep_secret(L);
+    n += keep_token(L, state, "token");
+    n += keep_token(L, state, "old_token");
     lua_remove(L, state);
     return n;
 }

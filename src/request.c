@@ -158,8 +158,19 @@ int hs_exchange(lua_State *L, hs_client *c, const hs_call *call, int *attempts)
          * a write is sent at most once per attempt we decide on */
         req.max_sends = call->idempotent ? c->retries + 2 - attempt : 1;
         hs_transport_perform(c->easy, &req, &c->resp);
-        if (c->resp.sends > 1)
-            attempt += c->resp.sends - 1;
+        if (c->resp.sends > 1) {
+            /* libcurl re-sent it on its own after a reused connection died:
+             * each earlier send was an exchange with no answer */
+            hs_resp none;
+            int k;
+            memset(&none, 0, sizeof(none));
+            for (k = 1; k < c->resp.sends; k++) {
+                hs_call_hook(L, c, &none, &c->url_redacted, call->method, attempt);
+                if (c->closed)
+                    return -1;
+                attempt++;
+            }
+        }
         *attempts = attempt;
         hs_call_hook(L, c, &c->resp, &c->url_redacted, call->method, attempt);
         if (c->closed)
@@ -189,16 +200,21 @@ static int http_error(lua_State *L, hs_client *c, const hs_resp *r, const char *
 }
 
 /* The server's own words for an error: msg (vendor), message (Laravel), or
- * error_description (OAuth). Never a trace or file name. Pushes a string. */
-static void push_server_message(lua_State *L, int t, const char *fallback)
+ * error_description (OAuth). Never a trace or file name. Pushes a string,
+ * scrubbed before it is cut, so no part of a secret survives the cut. */
+static void push_server_message(lua_State *L, hs_client *c, int t, const char *fallback)
 {
     static const char *const keys[] = {"msg", "message", "error_description", "error", NULL};
     int i;
     for (i = 0; keys[i] != NULL; i++) {
         lua_getfield(L, t, keys[i]);
         if (lua_type(L, -1) == LUA_TSTRING && hs_rawlen(L, -1) > 0) {
+            size_t n;
+            const char *s = lua_tolstring(L, -1, &n);
+            hs_push_scrubbed(L, c, s, n);
+            lua_remove(L, -2);
             if (hs_rawlen(L, -1) > 300) { /* one line, not a dump */
-                const char *s = lua_tostring(L, -1);
+                s = lua_tostring(L, -1);
                 lua_pushlstring(L, s, 300);
                 lua_remove(L, -2);
             }
@@ -276,7 +292,7 @@ int hs_push_result_of(lua_State *L, hs_client *c, const hs_resp *r, const char *
         lua_pop(L, 1);
         if (is_error) {
             int errs;
-            push_server_message(L, t, "the server answered status error");
+            push_server_message(L, c, t, "the server answered status error");
             lua_getfield(L, t, "errors");
             errs = lua_gettop(L);
             if (lua_istable(L, errs) && hs_rawlen(L, errs) > 0) {
@@ -299,7 +315,7 @@ int hs_push_result_of(lua_State *L, hs_client *c, const hs_resp *r, const char *
         }
         if (r->status < 200 || r->status >= 300) {
             char text[400];
-            push_server_message(L, t, "no message");
+            push_server_message(L, c, t, "no message");
             snprintf(text, sizeof(text), "HTTP %ld: %s", r->status, lua_tostring(L, -1));
             lua_getfield(L, t, "errors");
             http_error(L, c, r, url, call, attempts, "http", text, status_retryable, top + 3);

@@ -415,7 +415,19 @@ function M.install(methods, core)
       if not req then
         return nil, err
       end
-      return api:request(req.method, req.path, req.opts)
+      local res, rerr = api:request(req.method, req.path, req.opts)
+      if res ~= nil and type(res) ~= "table" then
+        -- every vendor endpoint answers an object: a bare value is not it
+        return nil, core.error {
+          kind = "decode",
+          message = "the response is not the JSON object expected (got a " .. type(res) .. ")",
+          method = req.method,
+          url = req.path,
+          retryable = false,
+          attempts = 1,
+        }
+      end
+      return res, rerr
     end
   end
 end

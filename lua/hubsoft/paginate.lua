@@ -132,7 +132,12 @@ function M.prefetching_fetcher(api, metodo, base, concurrency, core, endpoints)
       error(err, 0)
     end
     if not pf then
-      pf = api:_prefetch(concurrency)
+      local p, perr = api:_prefetch(concurrency)
+      if not p then
+        cancel()
+        error(perr, 0) -- a closed client: its error table, as from any method
+      end
+      pf = p
     end
     local id, err2 = pf:add(req.method, req.path, req.opts)
     if not id then

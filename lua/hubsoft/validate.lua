@@ -524,16 +524,22 @@ local function no_controls(s)
   return type(s) == "string" and s ~= "" and not s:find("%c")
 end
 
+-- The system's reason without the path: a path may hold anything (even a
+-- secret), and err.field already says which item it is.
+local function reason(err)
+  return (tostring(err):match(":%s*([^:]*)$")) or "unreadable"
+end
+
 local function readable(path)
   local f, err = io.open(path, "rb")
   if not f then
-    return "cannot be opened for reading (" .. tostring(err) .. ")"
+    return "cannot be opened for reading (" .. reason(err) .. ")"
   end
   -- A directory opens on some systems but cannot be read.
   local ok, rerr = f:read(1)
   f:close()
   if ok == nil and rerr then
-    return "cannot be read (" .. tostring(rerr) .. ")"
+    return "cannot be read (" .. reason(rerr) .. ")"
   end
   return nil
 end
