@@ -178,6 +178,19 @@ describe("hubsoft core client", function()
       assert.is_number(saved.expires_at)
     end)
 
+    it("after a 401 takes a newer token another client saved instead of logging in", function()
+      local saved
+      local store = {load = function() return saved end, save = function(t) saved = t end}
+      local a = hubsoft.new(with(srv:config(), {token_store = store}))
+      local b = hubsoft.new(with(srv:config(), {token_store = store}))
+      assert(a:configuracao("status_atendimento"))
+      assert(b:configuracao("status_atendimento"))
+      srv:revoke()
+      assert(a:configuracao("status_atendimento")) -- 401, logs in, saves the new token
+      assert(b:configuracao("status_atendimento")) -- 401, finds a's new token in the store
+      assert.equals(2, srv:stats().logins)
+    end)
+
     it("logs in again when the stored token has expired", function()
       local store = {
         load = function() return {access_token = "old", token_type = "Bearer",

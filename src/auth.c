@@ -306,6 +306,33 @@ static int login(lua_State *L, hs_client *c)
     return hs_push_result(L, c, &call, attempts);
 }
 
+int hs_auth_newer_from_store(lua_State *L, hs_client *c)
+{
+    int newer = 0;
+    if (!store_load(L, c))
+        return 0;
+    hs_push_state(L, c);
+    lua_getfield(L, -1, "token");
+    lua_getfield(L, -1, "access_token");
+    lua_getfield(L, -3, "old_token");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "access_token");
+        newer = !lua_rawequal(L, -1, -3);
+        lua_pop(L, 1);
+    } else {
+        newer = 1;
+    }
+    lua_pop(L, 4);
+    if (!newer) { /* the store still holds the token just rejected */
+        free_lists(c);
+        hs_push_state(L, c);
+        lua_pushnil(L);
+        lua_setfield(L, -2, "token");
+        lua_pop(L, 1);
+    }
+    return newer;
+}
+
 int hs_auth_ensure(lua_State *L, hs_client *c, int force_login)
 {
     int rc;

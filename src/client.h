@@ -61,6 +61,9 @@ int hs_headers_rebuild(hs_client *c, const char *token_type, const char *access_
 int hs_auth_ensure(lua_State *L, hs_client *c, int force_login);
 int hs_l_authenticate(lua_State *L);
 void hs_auth_forget(lua_State *L, hs_client *c);
+/* After a 401: adopt the token_store's token if it differs from the one just
+ * rejected (another process logged in meanwhile). 1 when it did. */
+int hs_auth_newer_from_store(lua_State *L, hs_client *c);
 
 /* errors.c */
 typedef struct hs_errinfo {

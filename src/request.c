@@ -526,7 +526,7 @@ int hs_l_request(lua_State *L)
     const char *bad, *qfield = NULL;
     char field[32];
     hs_call call;
-    int attempts = 0, rc, i, relogged = 0;
+    int attempts = 0, rc, i, stage = 0; /* 1: took a newer shared token, 2: logged in */
 
     if (!lua_isnoneornil(L, 4))
         luaL_checktype(L, 4, LUA_TTABLE);
@@ -599,7 +599,7 @@ int hs_l_request(lua_State *L)
     for (;;) {
         int more;
         unsigned long logins = c->logins;
-        if ((rc = hs_auth_ensure(L, c, relogged)) != 0)
+        if ((rc = hs_auth_ensure(L, c, stage == 2)) != 0)
             return rc;
         /* a login reuses the URL and body buffers: rebuild ours after one */
         if (logins != c->logins && hs_build_url(L, c, &c->url, &c->url_redacted, path, plen, 6, &qfield) != NULL)
@@ -618,7 +618,7 @@ int hs_l_request(lua_State *L)
             return hs_push_closed(L, c, method);
         attempts += more;
         if (c->resp.result == HS_T_OK && c->resp.status == 401) {
-            if (relogged) {
+            if (stage == 2) {
                 hs_errinfo e;
                 memset(&e, 0, sizeof(e));
                 e.kind = "auth";
@@ -629,10 +629,14 @@ int hs_l_request(lua_State *L)
                 e.attempts = attempts;
                 return hs_push_error(L, c, &e);
             }
-            /* revoked before its time: log in again once and repeat once. A 401
-             * means the request was refused, so repeating a write is safe. */
-            relogged = 1;
+            /* Revoked before its time. Another process sharing the token_store
+             * may already hold a new token: take it if so; otherwise log in
+             * again, once. A 401 means the request was refused, so repeating
+             * a write is safe. */
             hs_auth_forget(L, c);
+            stage = (stage == 0 && hs_auth_newer_from_store(L, c)) ? 1 : 2;
+            if (c->closed)
+                return hs_push_closed(L, c, method);
             continue;
         }
         break;
