@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Packaging checks, offline:
+#   1. `luarocks lint` of the rockspec, and its C sources == HUBSOFT_SOURCES in CMakeLists.txt;
+#   2. `luarocks make --deps-mode=none` into a private tree for Lua 5.4 and 5.1, then
+#      `require "hubsoft"` from that tree (5.4, 5.1, and LuaJIT on the 5.1 tree);
+#   3. `cmake --install --prefix` for 5.4 and 5.1, then `require "hubsoft"` with
+#      LUA_PATH/LUA_CPATH at <prefix>/share/lua/<v> and <prefix>/lib/lua/<v>.
+# Everything is built from a copy of the working tree in a temporary folder, so the
+# repository (and its build folders) are left as they are. Exits non-zero on failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+rockspec=${ROCKSPEC:-hubsoft-scm-0.rockspec}
+work=$(mktemp -d "${TMPDIR:-/tmp}/hubsoft-packaging.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+failures=0
+pass() { echo "ok    $*"; }
+fail() { echo "FAIL  $*"; failures=$((failures + 1)); }
+
+echo "=== rockspec: $rockspec"
+if luarocks lint "$rockspec"; then pass "luarocks lint"; else fail "luarocks lint $rockspec"; fi
+
+# The rockspec's C sources and CMake's must not drift apart.
+cmake_src=$(sed -n '/^set(HUBSOFT_SOURCES/,/)/p' CMakeLists.txt | grep -o 'src/[A-Za-z0-9_]*\.c' | sort)
+rock_src=$(sed -n '/sources *= *{/,/}/p' "$rockspec" | grep -o 'src/[A-Za-z0-9_]*\.c' | sort)
+if [ -n "$cmake_src" ] && [ "$cmake_src" = "$rock_src" ]; then
+  pass "rockspec C sources match CMakeLists.txt ($(echo "$cmake_src" | wc -l) files)"
+else
+  fail "rockspec C sources differ from HUBSOFT_SOURCES in CMakeLists.txt:"
+  diff <(echo "$cmake_src") <(echo "$rock_src") | sed 's/^/      /' || true
+fi
+
+# ... nor its Lua modules and lua/hubsoft/*.lua.
+tree_lua=$(cd lua && ls hubsoft/*.lua | sort)
+rock_lua=$(grep -o '"lua/hubsoft/[A-Za-z0-9_]*\.lua"' "$rockspec" | tr -d '"' | sed 's|^lua/||' | sort)
+if [ "$tree_lua" = "$rock_lua" ]; then
+  pass "rockspec Lua modules match lua/hubsoft/ ($(echo "$tree_lua" | wc -l) files)"
+else
+  fail "rockspec Lua modules differ from lua/hubsoft/*.lua:"
+  diff <(echo "$tree_lua") <(echo "$rock_lua") | sed 's/^/      /' || true
+fi
+
+# A clean copy of the sources (tracked and new files, not the ignored build output).
+mkdir -p "$work/src"
+git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+  [ -e "$f" ] && printf '%s\0' "$f"
+done | tar -cf - --null -T - | tar -xf - -C "$work/src"
+
+# require "hubsoft" with only the given folders (plus the system's, for cjson), from a
+# neutral cwd, and prove that both modules came from those folders.
+check_require() { # label lua luadir cmoddir
+  local label=$1 lua=$2 ldir=$3 cdir=$4 out
+  if out=$(cd "$work" && LUA_PATH="$ldir/?.lua;$ldir/?/init.lua;;" LUA_CPATH="$cdir/?.so;;" \
+      CHECK_LDIR="$ldir" CHECK_CDIR="$cdir" LUA_INIT="$searchpath_shim" "$lua" -e '
+        local ldir, cdir = os.getenv("CHECK_LDIR"), os.getenv("CHECK_CDIR")
+        local hubsoft = require "hubsoft"
+        local core = require "hubsoft.core"
+        local lfile = package.searchpath("hubsoft", package.path)
+        local cfile = package.searchpath("hubsoft.core", package.cpath)
+        assert(lfile and lfile:sub(1, #ldir) == ldir, "hubsoft came from " .. tostring(lfile))
+        assert(cfile and cfile:sub(1, #cdir) == cdir, "hubsoft.core came from " .. tostring(cfile))
+        assert(type(hubsoft.VERSION) == "string" and hubsoft.VERSION == core.VERSION)
+        local api = hubsoft.new { base_url = "http://127.0.0.1:9", access_token = "x" }
+        assert(type(api.abrir_atendimento) == "function", "endpoint methods missing")
+        api:close()
+        io.write(hubsoft.VERSION, " ", (rawget(_G, "jit") and jit.version or _VERSION), "\n")
+      ' 2>&1); then
+    pass "$label: require \"hubsoft\" -> $out"
+  else
+    fail "$label: require \"hubsoft\" failed:"; echo "$out" | sed 's/^/      /'
+  fi
+}
+# package.searchpath is 5.2+: give 5.1/LuaJIT a stand-in through LUA_INIT.
+searchpath_shim='if not package.searchpath then function package.searchpath(n, p) n = n:gsub("%.", "/"); for t in p:gmatch("[^;]+") do local f = t:gsub("%?", n); local h = io.open(f); if h then h:close(); return f end end end end'
+
+for v in 5.4 5.1; do
+  echo "=== luarocks make, Lua $v"
+  tree="$work/tree-$v"
+  if command -v "lua$v" >/dev/null 2>&1 && (cd "$work/src" && luarocks make --deps-mode=none \
+      --tree="$tree" --lua-version="$v" "$rockspec") >"$work/luarocks-$v.log" 2>&1; then
+    pass "luarocks make --lua-version=$v"
+    check_require "luarocks tree, lua$v" "lua$v" "$tree/share/lua/$v" "$tree/lib/lua/$v"
+    if [ "$v" = 5.1 ] && command -v luajit >/dev/null 2>&1; then
+      check_require "luarocks tree 5.1, luajit" luajit "$tree/share/lua/$v" "$tree/lib/lua/$v"
+    fi
+  else
+    fail "luarocks make --lua-version=$v"; tail -30 "$work/luarocks-$v.log" | sed 's/^/      /'
+  fi
+  # (each make builds in the copy; clean its objects so the next version starts fresh)
+  rm -rf "$work/src/hubsoft"; find "$work/src/src" -name '*.o' -delete
+done
+
+for v in 5.4 5.1; do
+  echo "=== cmake --install, Lua $v"
+  b="$work/cmake-build-$v"; prefix="$work/prefix-$v"
+  if cmake -S "$work/src" -B "$b" -DLUA_FLAVOR="$v" >"$work/cmake-$v.log" 2>&1 &&
+     cmake --build "$b" -j2 >>"$work/cmake-$v.log" 2>&1 &&
+     cmake --install "$b" --prefix "$prefix" >>"$work/cmake-$v.log" 2>&1; then
+    pass "cmake --install --prefix (Lua $v): $(cd "$prefix" && find . -type f | sort | tr '\n' ' ')"
+    check_require "cmake prefix, lua$v" "lua$v" "$prefix/share/lua/$v" "$prefix/lib/lua/$v"
+  else
+    fail "cmake build/install for Lua $v"; tail -30 "$work/cmake-$v.log" | sed 's/^/      /'
+  fi
+done
+
+echo
+if [ "$failures" -ne 0 ]; then
+  echo "packaging: $failures check(s) FAILED"; exit 1
+fi
+echo "packaging: all checks passed"

@@ -1,0 +1,264 @@
+-- examples/ivr: the Asterisk (pbx_lua) and FreeSWITCH (mod_lua) phone menus, each call
+-- run under lua5.1 in its own process (as a PBX gives each call its own Lua state), with
+-- spec/support/asterisk_standin.lua standing in for the channel/app (or session) API,
+-- against the fake HubSoft server. Pending when lua5.1 or build-5.1 cannot be had.
+
+local cjson = require "cjson"
+local fake = require "spec.support.server"
+
+local CONTEXT = "hubsoft-ura"
+-- fake customers: 24930 LAVYNIA (86214941081; services 17812, 17813),
+-- 24931 BIANCA (12345678901; service 12345)
+local CPF_LAVYNIA, CPF_BIANCA = "86214941081", "12345678901"
+
+local function sh(cmd)
+  local a, _, c = os.execute(cmd)
+  if type(a) == "number" then return a == 0 end
+  return a == true and (c == nil or c == 0)
+end
+
+local function capture(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("*a")
+  p:close()
+  return (out:gsub("%s+$", ""))
+end
+
+local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function write_file(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+local ROOT = capture("pwd")
+local CORE51 = ROOT .. "/build-5.1/hubsoft/core.so"
+
+local function why_skip()
+  if not sh("command -v lua5.1 >/dev/null 2>&1") then return "lua5.1 is not installed" end
+  if not read_file(CORE51) then
+    sh("cd " .. quote(ROOT) .. " && bash scripts/build.sh 5.1 build-5.1 >/dev/null 2>&1")
+    if not read_file(CORE51) then return "build-5.1/hubsoft/core.so is missing and could not be built" end
+  end
+  if not sh("lua5.1 -e 'require \"cjson\"; require \"socket\"' >/dev/null 2>&1") then
+    return "lua-cjson / LuaSocket for Lua 5.1 are not installed"
+  end
+end
+
+-- values of the calls recorded for one application
+local function args_of(doc, app)
+  local out = {}
+  for _, c in ipairs(doc.calls) do
+    if c.app == app then out[#out + 1] = c.args end
+  end
+  return out
+end
+
+local function played(doc, app)
+  local out = {}
+  for _, a in ipairs(args_of(doc, app or "playback")) do out[#out + 1] = a[1] end
+  return out
+end
+
+local function contains(list, v)
+  for _, x in ipairs(list) do if x == v then return true end end
+  return false
+end
+
+describe("examples/ivr (pbx_lua / mod_lua dial plans under lua5.1)", function()
+  local reason = why_skip()
+  if reason then
+    pending("skipped: " .. reason)
+    return
+  end
+
+  local srv, dir, logins0, api_requests
+
+  --- Runs one call in a new lua5.1 process. opts: callerid, inputs (list), freeswitch,
+  -- env (table). Returns the decoded record and the process' output.
+  local function call(opts)
+    local out = dir .. "/out.json"
+    os.remove(out)
+    local c = srv:config()
+    local env = {
+      HUBSOFT_URL = c.base_url, HUBSOFT_CLIENT_ID = c.client_id,
+      HUBSOFT_CLIENT_SECRET = c.client_secret, HUBSOFT_USERNAME = c.username,
+      HUBSOFT_PASSWORD = c.password,
+      HUBSOFT_TOKEN_FILE = dir .. "/hubsoft-token.json",
+      HUBSOFT_IVR_PHONEBOOK = dir .. "/phonebook.txt",
+      HUBSOFT_IVR_DIR = ROOT .. "/examples/ivr",
+      HUBSOFT_TIMEOUT = "5",
+      LUA_PATH = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;",
+      LUA_CPATH = ROOT .. "/build-5.1/?.so;;",
+      STANDIN_CALLERID = opts.callerid or "",
+      STANDIN_INPUTS = table.concat(opts.inputs or {}, ","),
+      STANDIN_OUT = out,
+    }
+    for k, v in pairs(opts.env or {}) do env[k] = v end
+    local assigns = {}
+    for k, v in pairs(env) do assigns[#assigns + 1] = k .. "=" .. quote(v) end
+    local script = opts.freeswitch and "examples/ivr/freeswitch_ura.lua" or "examples/ivr/extensions.lua"
+    local cmd = ("cd %s && env %s lua5.1 spec/support/asterisk_standin.lua %s %s %s %s"):format(
+      quote(ROOT), table.concat(assigns, " "), opts.freeswitch and "--freeswitch" or "",
+      script, opts.freeswitch and "" or CONTEXT, opts.freeswitch and "" or (opts.exten or "s"))
+    local output = capture(cmd)
+    local text = read_file(out)
+    assert(text, "the stand-in wrote nothing:\n" .. output)
+    local doc = cjson.decode(text)
+    assert.is_nil(doc.error, tostring(doc.error) .. "\n" .. output)
+    return doc, output
+  end
+
+  local function tickets_of(id_cs)
+    local out = {}
+    for _, t in ipairs(srv:state().atendimentos) do
+      if t.id_cliente_servico == id_cs then out[#out + 1] = t end
+    end
+    return out
+  end
+
+  setup(function()
+    srv = fake.start { seed_tickets = 0 }
+    dir = capture("mktemp -d")
+    assert(dir:match("^/"), dir)
+    write_file(dir .. "/phonebook.txt", table.concat({
+      "# number      CPF/CNPJ     [id_cliente_servico]",
+      "81987654321 123.456.789-01 12345",
+      "", "",
+    }, "\n"))
+    -- LAVYNIA had a ticket on service 17812, now closed: it tells the menu her
+    -- service and name. Made with a direct login (not the menu's token file).
+    local token = srv:login()
+    local auth = { authorization = "Bearer " .. token, accept = "application/json" }
+    local code, text = srv:http("POST", "/api/v1/integracao/atendimento", {
+      id_cliente_servico = 17812, descricao = "Lentidão", nome = "LAVYNIA", telefone = "3733334444",
+    }, auth)
+    assert(code == 200 and cjson.decode(text).status ~= "error", text)
+    local id = ("%d"):format(cjson.decode(text).atendimento.id_atendimento) -- "5001", not "5001.0"
+    code, text = srv:http("PUT", "/api/v1/integracao/atendimento/" .. id, { fechar_atendimento = true }, auth)
+    assert(code == 200 and cjson.decode(text).status ~= "error", text)
+    assert.are.equal(0, #srv:requests("/api/v1/integracao/cliente"))
+    logins0 = srv:stats().logins
+    api_requests = function() return #srv:requests("/api/v1/integracao/") end
+  end)
+
+  teardown(function()
+    if srv then srv:stop() end
+    if dir and dir:match("^/tmp/") then sh("rm -rf " .. quote(dir)) end
+  end)
+
+  it("opens a ticket for a caller with none (CPF typed) and says its protocol", function()
+    local before = #tickets_of(17812)
+    local doc = call { callerid = "+55 (37) 3333-4444", inputs = { CPF_LAVYNIA } }
+    assert.are.equal("aberto", doc.vars.HUBSOFT_RESULTADO)
+    -- asked for the CPF once, with the prompt
+    local reads = args_of(doc, "read")
+    assert.are.equal(1, #reads)
+    assert.are.equal("HUBSOFT_DIGITOS", reads[1][1])
+    assert.are.equal("hubsoft/digite-cpf", reads[1][2])
+    -- the ticket exists in the fake server, open, on her service, with her number
+    local after = tickets_of(17812)
+    assert.are.equal(before + 1, #after)
+    local t = after[#after]
+    assert.is_false(t.fechado)
+    assert.are.equal(doc.vars.HUBSOFT_PROTOCOLO, t.protocolo)
+    assert.are.equal("3733334444", t.telefone)
+    -- what the caller heard: "aberto", "seu protocolo", then the digits
+    local p = played(doc)
+    assert.is_true(contains(p, "hubsoft/atendimento-aberto"))
+    assert.is_true(contains(p, "hubsoft/seu-protocolo"))
+    local said = args_of(doc, "saydigits")
+    assert.are.equal(1, #said)
+    assert.are.equal(t.protocolo, said[1][1])
+    assert.are.equal("answer", doc.calls[1].app)
+    assert.are.equal("hangup", doc.calls[#doc.calls].app)
+    assert.are.equal(logins0 + 1, srv:stats().logins)
+  end)
+
+  it("a second call (another process) finds the open ticket and does not log in again", function()
+    local total = srv:state().total
+    local doc = call { callerid = "3733334444", inputs = { CPF_LAVYNIA } }
+    assert.are.equal("existente", doc.vars.HUBSOFT_RESULTADO)
+    local open = tickets_of(17812)
+    assert.are.equal(open[#open].protocolo, doc.vars.HUBSOFT_PROTOCOLO)
+    assert.are.equal(open[#open].protocolo, args_of(doc, "saydigits")[1][1])
+    assert.is_true(contains(played(doc), "hubsoft/atendimento-em-andamento"))
+    assert.are.equal(total, srv:state().total, "no new ticket")
+    assert.are.equal(logins0 + 1, srv:stats().logins, "the token file spared the login")
+    assert.are.equal("600", capture("stat -c %a " .. quote(dir .. "/hubsoft-token.json")))
+  end)
+
+  it("cannot open a ticket for a customer whose service it cannot learn: says so, opens nothing", function()
+    local total = srv:state().total
+    local doc = call { callerid = "8133334444", inputs = { CPF_BIANCA } } -- not in the phone book
+    assert.are.equal("sem_servico", doc.vars.HUBSOFT_RESULTADO)
+    assert.are.same({ "hubsoft/nao-identificado" }, played(doc))
+    assert.are.equal(total, srv:state().total)
+    assert.are.equal(logins0 + 1, srv:stats().logins)
+  end)
+
+  it("identifies a caller from the phone book without asking, and opens on its service", function()
+    assert.are.equal(0, #tickets_of(12345))
+    local doc = call { callerid = "081987654321" }
+    assert.are.equal(0, #args_of(doc, "read"), "nothing asked")
+    assert.are.equal("aberto", doc.vars.HUBSOFT_RESULTADO)
+    local t = tickets_of(12345)
+    assert.are.equal(1, #t)
+    assert.are.equal("81987654321", t[1].telefone)
+    assert.are.equal(t[1].protocolo, args_of(doc, "saydigits")[1][1])
+    assert.are.equal(logins0 + 1, srv:stats().logins)
+  end)
+
+  it("FreeSWITCH: the same menu through session:*", function()
+    local doc = call { freeswitch = true, callerid = "81987654321" }
+    assert.are.equal("existente", doc.vars.HUBSOFT_RESULTADO)
+    local t = tickets_of(12345)
+    assert.are.equal(1, #t, "no second ticket")
+    local say = args_of(doc, "say")
+    assert.are.equal(1, #say)
+    assert.are.same({ t[1].protocolo, "pt", "number", "iterated" }, say[1])
+    assert.is_true(contains(played(doc, "streamFile"), "hubsoft/seu-protocolo.wav"))
+    assert.are.equal("answer", doc.calls[1].app)
+    -- a CPF typed through session:read when the number is unknown
+    doc = call { freeswitch = true, callerid = "anonymous", inputs = { "", CPF_LAVYNIA } }
+    assert.are.equal("existente", doc.vars.HUBSOFT_RESULTADO)
+    assert.are.equal(2, #args_of(doc, "read"))
+    assert.are.equal(logins0 + 1, srv:stats().logins)
+  end)
+
+  it("gives up after three bad CPFs without calling HubSoft", function()
+    local before = api_requests()
+    local doc = call { callerid = "", inputs = { "123", "", "999" } }
+    assert.are.equal("nao_identificado", doc.vars.HUBSOFT_RESULTADO)
+    assert.are.equal(3, #args_of(doc, "read"))
+    -- "invalid" after each wrong number (a timeout says nothing), then "not identified"
+    assert.are.same({ "hubsoft/numero-invalido", "hubsoft/numero-invalido", "hubsoft/nao-identificado" },
+      played(doc))
+    assert.are.equal(before, api_requests())
+  end)
+
+  it("says the system is unavailable, and sends the call to a person, when HubSoft fails", function()
+    srv:fault { kind = "status", status = 503, match = "/api/v1/integracao/cliente", times = 5 }
+    local doc = call { callerid = "81987654321", env = { HUBSOFT_IVR_FALLBACK = "atendentes,s,1" } }
+    assert.are.equal("erro", doc.vars.HUBSOFT_RESULTADO)
+    assert.is_true(contains(played(doc), "hubsoft/sistema-indisponivel"))
+    assert.are.same({ "atendentes", "s", 1 }, args_of(doc, "goto")[1])
+    assert.are.equal(0, #args_of(doc, "saydigits"))
+    -- the log line names the failure, never a secret
+    local verbose = args_of(doc, "verbose")
+    assert.is_true(#verbose >= 1)
+    local c = srv:config()
+    for _, v in ipairs(verbose) do
+      assert.falsy(tostring(v[2]):find(c.password, 1, true))
+    end
+  end)
+end)
