@@ -2,6 +2,7 @@
 
 #include <lauxlib.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,7 +257,15 @@ size_t hs_utf8_valid_prefix(const unsigned char *s, size_t len)
         size_t n, k;
         unsigned int cp;
         if (c < 0x80) {
+            /* JSON is mostly ASCII: skip it eight bytes at a time */
             i++;
+            while (i + 8 <= len) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                if (w & 0x8080808080808080ULL)
+                    break;
+                i += 8;
+            }
             continue;
         }
         if (c >= 0xC2 && c <= 0xDF) {

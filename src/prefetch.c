@@ -17,7 +17,7 @@
 #include "urlenc.h"
 
 #define HS_PREFETCH_MT "hubsoft.prefetch"
-#define HS_PREFETCH_MAX 8
+#define HS_PREFETCH_MAX 9 /* 8 downloading + 1 finished, being decoded */
 
 enum { SLOT_FREE = 0, SLOT_RUNNING, SLOT_DONE };
 
@@ -220,32 +220,53 @@ static int l_add(lua_State *L)
     return 1;
 }
 
-/* pf:wait(id) -> decoded body, or nil, err */
-static int l_wait(lua_State *L)
+/* The slot of transfer `id` (argument 2), once its transfer has finished. */
+static pf_slot *finished_slot(lua_State *L, hs_prefetch *p)
 {
-    hs_prefetch *p = check_prefetch(L);
     lua_Integer id = (lua_Integer)luaL_checknumber(L, 2);
-    hs_client *c = p->c;
     pf_slot *s = NULL;
-    double delay = 0;
-    int i, fallback, top;
-
-    if (p->closed || c == NULL || c->closed)
-        return hs_push_closed(L, c, "GET");
-    if (c->busy)
-        return luaL_error(L, "hubsoft: a client cannot be used from its own hook or token_store");
+    int i;
+    if (p->c->busy)
+        luaL_error(L, "hubsoft: a client cannot be used from its own hook or token_store");
     for (i = 0; i < p->n; i++)
         if (p->slots[i].state != SLOT_FREE && p->slots[i].id == id) {
             s = &p->slots[i];
             break;
         }
     if (s == NULL)
-        return luaL_error(L, "hubsoft: prefetch: no transfer %d in flight", (int)id);
+        luaL_error(L, "hubsoft: prefetch: no transfer %d in flight", (int)id);
     while (s->state == SLOT_RUNNING) {
         drive(p);
         if (s->state == SLOT_RUNNING)
             curl_multi_poll(p->multi, NULL, 0, 1000, NULL);
     }
+    return s;
+}
+
+/* pf:await(id) -> true once transfer id has arrived (not decoded yet), so
+ * the caller can start the next page before it spends time on this one. */
+static int l_await(lua_State *L)
+{
+    hs_prefetch *p = check_prefetch(L);
+    if (p->closed || p->c == NULL || p->c->closed)
+        return hs_push_closed(L, p->c, "GET");
+    finished_slot(L, p);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* pf:wait(id) -> decoded body, or nil, err */
+static int l_wait(lua_State *L)
+{
+    hs_prefetch *p = check_prefetch(L);
+    hs_client *c = p->c;
+    pf_slot *s;
+    double delay = 0;
+    int i, fallback, top;
+
+    if (p->closed || c == NULL || c->closed)
+        return hs_push_closed(L, c, "GET");
+    s = finished_slot(L, p);
     hs_call_hook(L, c, &s->resp, &s->url_redacted, s->method, 1);
     if (c->closed) {
         slot_release(L, p, s);
@@ -330,6 +351,7 @@ void hs_prefetch_open(lua_State *L)
 {
     static const luaL_Reg methods[] = {
         {"add", l_add},
+        {"await", l_await},
         {"wait", l_wait},
         {"close", l_close},
         {NULL, NULL},

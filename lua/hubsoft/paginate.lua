@@ -132,7 +132,8 @@ function M.prefetching_fetcher(api, metodo, base, concurrency, core, endpoints)
       error(err, 0)
     end
     if not pf then
-      local p, perr = api:_prefetch(concurrency)
+      -- one slot more than pages downloading: the page that arrived and is decoded
+      local p, perr = api:_prefetch(concurrency > 1 and concurrency + 1 or 1)
       if not p then
         cancel()
         error(perr, 0) -- a closed client: its error table, as from any method
@@ -160,6 +161,11 @@ function M.prefetching_fetcher(api, metodo, base, concurrency, core, endpoints)
     end
     local id = inflight[k]
     inflight[k] = nil
+    if last and concurrency > 1 and k + concurrency <= last and not inflight[k + concurrency] then
+      -- page k has arrived: start the next one before spending time decoding it
+      pf:await(id)
+      start(k + concurrency)
+    end
     local resp, err = pf:wait(id)
     if resp == nil then
       cancel()
@@ -321,6 +327,7 @@ local function each(core, api, metodo, filtros, concurrency)
           return record, page
         end
       end
+      records = nil -- the page just read is garbage while the next one is decoded
       local n, _, recs = walk()
       if n == nil then
         return nil
