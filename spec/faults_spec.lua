@@ -1,4 +1,4 @@
--- The fault matrix (docs/FAULTS.md): every way a server or a network can
+-- The fault matrix (README, "What each fault gives"): every way a server or a network can
 -- misbehave, what the client gives back (err.kind, err.status,
 -- err.retryable, err.attempts), that the request was sent exactly
 -- err.attempts times, and that the same client works for the next call.
