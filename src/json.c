@@ -316,8 +316,47 @@ int hs_latin1_to_utf8(hs_buf *out, const unsigned char *s, size_t len)
  * ids read 5448 and not 5448.0 on Lua 5.3+. Table at the top of the stack. */
 static void normalize(lua_State *L, int keep_nulls, int depth)
 {
+    size_t n, i;
     if (depth > 1000 || !lua_checkstack(L, 4))
         return; /* cjson's own depth limit keeps us far from here */
+    n = hs_rawlen(L, -1);
+    if (n > 0) {
+        /* a JSON array (an object's keys are strings, so its length is 0):
+         * walk it by index, cheaper than lua_next */
+        for (i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, (int)i);
+            switch (lua_type(L, -1)) {
+            case LUA_TTABLE:
+                normalize(L, keep_nulls, depth + 1);
+                lua_pop(L, 1);
+                break;
+            case LUA_TLIGHTUSERDATA:
+                lua_pop(L, 1);
+                if (!keep_nulls) {
+                    lua_pushnil(L);
+                    lua_rawseti(L, -2, (int)i);
+                }
+                break;
+#if HS_HAVE_INTEGERS
+            case LUA_TNUMBER:
+                if (!lua_isinteger(L, -1)) {
+                    lua_Number d = lua_tonumber(L, -1);
+                    lua_pop(L, 1);
+                    if (d == floor(d) && fabs(d) < 9007199254740992.0) {
+                        lua_pushinteger(L, (lua_Integer)d);
+                        lua_rawseti(L, -2, (int)i);
+                    }
+                } else {
+                    lua_pop(L, 1);
+                }
+                break;
+#endif
+            default:
+                lua_pop(L, 1);
+            }
+        }
+        return;
+    }
     lua_pushnil(L);
     while (lua_next(L, -2) != 0) {
         switch (lua_type(L, -1)) {
