@@ -203,6 +203,7 @@ M.rows = {
 --- Rows by method name.
 -- @table by_name
 M.by_name = {}
+M.NONE = {} -- an empty list, shared, for rows without checks
 
 -- Fill in what each row derives from its own data.
 for _, row in ipairs(M.rows) do
@@ -230,6 +231,16 @@ for _, row in ipairs(M.rows) do
   table.sort(options)
   row.option_names = options
   row.allowed_text = table.concat(options, ", ")
+  -- the path as literal pieces and parameter names, so building it per call
+  -- needs no pattern matching: {"/api/.../atendimento/", {"id_atendimento"}}
+  local pieces, pos = {}, 1
+  for s, name, e in row.path:gmatch("():([%w_]+)()") do
+    pieces[#pieces + 1] = row.path:sub(pos, s - 1)
+    pieces[#pieces + 1] = { name }
+    pos = e
+  end
+  pieces[#pieces + 1] = row.path:sub(pos)
+  row.path_pieces = pieces
 end
 
 local function sorted_keys(t)
@@ -268,6 +279,18 @@ end
 --   or nil and a validation error
 -- @usage local req = assert(endpoints.prepare(core, "configuracao", "disponibilidade"))
 -- -- req.method == "GET", req.path == "/api/v1/integracao/configuracao/disponibilidade"
+local function failure(core, row, method, field, msg)
+  return nil, core.error {
+    kind = "validation",
+    field = field,
+    message = field .. ": " .. msg,
+    method = method,
+    url = row.path,
+    retryable = false,
+    attempts = 0,
+  }
+end
+
 function M.prepare(core, row, ...)
   if type(row) == "string" then
     row = assert(M.by_name[row], "no such endpoint")
@@ -275,15 +298,7 @@ function M.prepare(core, row, ...)
   local method, body = row.method, row.body
 
   local function fail(field, msg)
-    return nil, core.error {
-      kind = "validation",
-      field = field,
-      message = field .. ": " .. msg,
-      method = method,
-      url = row.path,
-      retryable = false,
-      attempts = 0,
-    }
+    return failure(core, row, method, field, msg)
   end
 
   -- Gather the arguments into one table of raw values.
@@ -300,17 +315,29 @@ function M.prepare(core, row, ...)
       return fail(row.options, "must be a table")
     end
     if options ~= nil then
-      for _, k in ipairs(sorted_keys(options)) do
+      local bad = false
+      for k, v in pairs(options) do
         local p = type(k) == "string" and row.spec[k]
-        if not p then
-          return fail(tostring(k), "unknown parameter for " .. row.name
-            .. " (allowed: " .. row.allowed_text .. ")")
-        elseif p.value ~= nil then
-          return fail(k, "is set by " .. row.name .. " itself")
-        elseif row.is_positional[k] then
-          return fail(k, "is an argument of " .. row.name .. ", not a key of " .. row.options)
+        if not p or p.value ~= nil or row.is_positional[k] then
+          bad = true
+          break
         end
-        raw[k] = options[k]
+        raw[k] = v
+      end
+      -- A bad key: report the first in sorted order, so the message does not
+      -- depend on the table's hash order.
+      if bad then
+        for _, k in ipairs(sorted_keys(options)) do
+          local p = type(k) == "string" and row.spec[k]
+          if not p then
+            return fail(tostring(k), "unknown parameter for " .. row.name
+              .. " (allowed: " .. row.allowed_text .. ")")
+          elseif p.value ~= nil then
+            return fail(k, "is set by " .. row.name .. " itself")
+          elseif row.is_positional[k] then
+            return fail(k, "is an argument of " .. row.name .. ", not a key of " .. row.options)
+          end
+        end
       end
     end
   end
@@ -352,7 +379,7 @@ function M.prepare(core, row, ...)
       values[p.name] = v
     end
   end
-  for _, check in ipairs(row.checks or {}) do
+  for _, check in ipairs(row.checks or M.NONE) do
     local field, msg = check(values)
     if field then
       return fail(field, msg)
@@ -360,18 +387,24 @@ function M.prepare(core, row, ...)
   end
 
   -- Build the request.
-  local bad_path
-  local path = row.path:gsub(":([%w_]+)", function(name)
-    local s = V.text(values[name])
-    -- The rules already made these digits or [a-z_]; this is the last guard
-    -- before anything reaches the URL.
-    if not s:match("^[%w_]+$") then
-      bad_path = name
+  local path = row.path
+  local pieces = row.path_pieces
+  if #pieces > 1 then
+    local parts = {}
+    for i = 1, #pieces do
+      local piece = pieces[i]
+      if type(piece) == "table" then
+        local name = piece[1]
+        piece = V.text(values[name])
+        -- The rules already made these digits or [a-z_]; this is the last guard
+        -- before anything reaches the URL.
+        if not piece:match("^[%w_]+$") then
+          return fail(name, "cannot be placed in a URL path")
+        end
+      end
+      parts[i] = piece
     end
-    return s
-  end)
-  if bad_path then
-    return fail(bad_path, "cannot be placed in a URL path")
+    path = table.concat(parts)
   end
 
   local query, json, files = {}, {}, nil
