@@ -2,21 +2,9 @@
 -- the token lifecycle, the error model, JSON, close and GC.
 local hubsoft = require "hubsoft"
 local fake = require "spec.support.server"
+local util = require "spec.support.util"
 
-local LUA = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
-
-local function with(t, extra)
-  local c = {}
-  for k, v in pairs(t) do c[k] = v end
-  for k, v in pairs(extra or {}) do c[k] = v end
-  return c
-end
-
-local function tmpname()
-  local p = os.tmpname()
-  os.remove(p)
-  return p
-end
+local with, tmpname = util.with, util.tmpname
 
 describe("hubsoft core client", function()
   local srv
@@ -214,8 +202,7 @@ describe("hubsoft core client", function()
     it("two consecutive processes sharing a file_token_store log in once", function()
       local path = tmpname()
       local script = tmpname() .. ".lua"
-      local f = assert(io.open(script, "w"))
-      f:write(([[
+      util.write_file(script, ([[
         local hubsoft = require "hubsoft"
         local cfg = %s
         cfg.token_store = hubsoft.file_token_store(%q)
@@ -225,16 +212,13 @@ describe("hubsoft core client", function()
       ]]):format(("{base_url=%q, client_id=%q, client_secret=%q, username=%q, password=%q}")
         :format(srv.url, srv.credentials.client_id, srv.credentials.client_secret,
                 srv.credentials.username, srv.credentials.password), path))
-      f:close()
       for _ = 1, 2 do
-        local p = io.popen(LUA .. " " .. script .. " 2>&1")
-        local out = p:read("*a")
-        p:close()
+        local _, out = util.run(util.LUA .. " " .. util.quote(script) .. " 2>&1")
         assert.equals("ok\n", out)
       end
       assert.equals(1, srv:stats().logins)
       assert.equals(2, #srv:requests("/api/"))
-      local mode = io.popen("stat -c %a " .. path):read("*l")
+      local mode = util.capture("stat -c %a " .. util.quote(path))
       assert.equals("600", mode)
       os.remove(path)
       os.remove(script)
@@ -349,7 +333,7 @@ describe("hubsoft core client", function()
     it("no secret appears in any error, its string or a hook record", function()
       local tok = assert(api:authenticate())
       local collected = {}
-      local function keep(res, err) if err then collected[#collected + 1] = err end end
+      local function keep(_, err) if err then collected[#collected + 1] = err end end
       srv:fault {kind = "body", match = "/configuracao/", status = 200,
                  body = '{"status":"error","msg":"bad token ' .. tok.access_token .. '",' ..
                         '"errors":["password ' .. srv.credentials.password .. '"]}'}

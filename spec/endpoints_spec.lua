@@ -8,6 +8,7 @@
 local hubsoft = require "hubsoft"
 local cjson = require "cjson"
 local fake = require "spec.support.server"
+local util = require "spec.support.util"
 
 local API = "/api/v1/integracao"
 local NOW_DAY = "2025-09-15"          -- the server's clock, fixed for each test
@@ -26,26 +27,7 @@ local CNPJ = "11222333000181"
 -- Texts with accents, emoji and the characters JSON must escape.
 local TEXTO = "Conexão instável à noite; ping 80 ms — técnico avô ção ÇÃO é ô 🚀😀 \"aspas\" \\ barra / fim\nlinha 2\ttab"
 
-local function url_decode(s)
-  s = s:gsub("%+", " ")
-  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
-end
-
-local function parse_query(q)
-  local t = {}
-  for pair in (q or ""):gmatch("[^&]+") do
-    local k, v = pair:match("^([^=]*)=?(.*)$")
-    t[url_decode(k)] = url_decode(v)
-  end
-  return t
-end
-
-local function merge(a, b)
-  local c = {}
-  for k, v in pairs(a) do c[k] = v end
-  for k, v in pairs(b or {}) do c[k] = v end
-  return c
-end
+local merge, parse_query, write_file = util.with, util.parse_query, util.write_file
 
 local function hex(s)
   return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end))
@@ -54,12 +36,6 @@ end
 -- The fake server's fingerprint of an attachment: size, first and last 16 bytes.
 local function checksum(data)
   return string.format("%d:%s:%s", #data, hex(data:sub(1, 16)), hex(data:sub(-16)))
-end
-
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(data))
-  assert(f:close())
 end
 
 local function ids_of(list)

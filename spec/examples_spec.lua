@@ -5,50 +5,16 @@
 
 local hubsoft = require "hubsoft"
 local fake = require "spec.support.server"
-
-local LUA = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+local util = require "spec.support.util"
 
 local COLUMNS = { "id_atendimento", "protocolo", "data_cadastro", "data_fechamento", "status", "tipo",
                   "id_cliente_servico", "codigo_cliente", "cliente", "descricao" }
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function tmpname()
-  local p = os.tmpname()
-  os.remove(p)
-  return p
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
 -- Runs `lua script args...` with extra environment variables; returns the
 -- exit status, stdout and stderr.
 local function run(script, args, env)
-  local out, err = tmpname(), tmpname()
-  local parts = {}
   -- an empty HUBSOFT_URL means "start the bundled fake server"
-  local vars = { HUBSOFT_URL = "" }
-  for k, v in pairs(env or {}) do vars[k] = v end
-  for k, v in pairs(vars) do parts[#parts + 1] = k .. "=" .. shell_quote(v) end
-  parts[#parts + 1] = LUA
-  parts[#parts + 1] = shell_quote(script)
-  for _, a in ipairs(args or {}) do parts[#parts + 1] = shell_quote(a) end
-  local cmd = table.concat(parts, " ") .. " >" .. shell_quote(out) .. " 2>" .. shell_quote(err) .. "; echo $?"
-  local p = assert(io.popen(cmd, "r"))
-  local status = tonumber(p:read("*l"))
-  p:close()
-  local stdout, stderr = read_file(out) or "", read_file(err) or ""
-  os.remove(out)
-  os.remove(err)
-  return status, stdout, stderr
+  return util.run_lua(script, args, util.with({ HUBSOFT_URL = "" }, env))
 end
 
 -- RFC 4180: fields separated by commas, records ended by CRLF, a quoted
@@ -218,11 +184,11 @@ describe("examples", function()
 
   describe("export_month.lua", function()
     it("exports every seeded ticket of the month to a valid CSV file", function()
-      local path = tmpname() .. ".csv"
+      local path = util.tmpname() .. ".csv"
       local status, out, err = run("examples/export_month.lua", { "2025-09", path }, { HUBSOFT_FAKE_TICKETS = "437" })
       assert.equals(0, status, err)
       assert.equals("", out) -- the CSV went to the file
-      local text = assert(read_file(path))
+      local text = assert(util.read_file(path))
       os.remove(path)
       local records, nrows = csv_records(text)
       assert.equals(437 + 1, nrows) -- the records and the header

@@ -8,40 +8,13 @@
 -- (abrir_atendimento, never sent twice).
 local hubsoft = require "hubsoft"
 local fake = require "spec.support.server"
-local socket = require "socket"
+local util = require "spec.support.util"
 
 local API = "/api/v1/integracao"
 local READ_PATH = API .. "/configuracao/status_atendimento"
 local WRITE_PATH = API .. "/atendimento"
 
-local function with(...)
-  local c = {}
-  for i = 1, select("#", ...) do
-    for k, v in pairs((select(i, ...)) or {}) do c[k] = v end
-  end
-  return c
-end
-
-local function closed_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
-
-local function pid()
-  local f = assert(io.open("/proc/self/stat"))
-  local line = f:read("*l")
-  f:close()
-  return line:match("^%d+")
-end
-
-local function rss_kb()
-  for line in io.lines("/proc/" .. pid() .. "/status") do
-    local v = line:match("^VmRSS:%s*(%d+)")
-    if v then return tonumber(v) end
-  end
-end
+local with, rss_kb = util.with, util.rss_kb
 
 local HTML = "<!DOCTYPE html><html><head><title>Manutenção</title></head><body>Voltamos já</body></html>"
 
@@ -189,11 +162,8 @@ describe("fault matrix", function()
   end
 
   local function client(extra)
-    local hooks = {}
-    local api = hubsoft.new(with(srv:config(), {
-      retry_delay = 0.01, retry_max_delay = 0.05, timeout = 2, connect_timeout = 1,
-      on_request = function(info) hooks[#hooks + 1] = info end,
-    }, extra))
+    local cfg, hooks = util.quick_config(srv:config(), extra)
+    local api = hubsoft.new(cfg)
     assert(api:authenticate())
     return api, hooks
   end
@@ -424,7 +394,7 @@ describe("fault matrix", function()
 
   describe("connection refused", function()
     it("gives kind network, retryable, and the client works once the server is up", function()
-      local port = closed_port()
+      local port = util.free_port()
       local hooks = {}
       local api = hubsoft.new { base_url = "http://127.0.0.1:" .. port, retries = 0,
                                 client_id = srv.credentials.client_id,

@@ -5,51 +5,22 @@
 
 local cjson = require "cjson"
 local fake = require "spec.support.server"
+local util = require "spec.support.util"
 
 local CONTEXT = "hubsoft-ura"
 -- fake customers: 24930 LAVYNIA (86214941081; services 17812, 17813),
 -- 24931 BIANCA (12345678901; service 12345)
 local CPF_LAVYNIA, CPF_BIANCA = "86214941081", "12345678901"
 
-local function sh(cmd)
-  local a, _, c = os.execute(cmd)
-  if type(a) == "number" then return a == 0 end
-  return a == true and (c == nil or c == 0)
-end
-
-local function capture(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("*a")
-  p:close()
-  return (out:gsub("%s+$", ""))
-end
-
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local capture, quote = util.capture, util.quote
 
 local ROOT = capture("pwd")
-local CORE51 = ROOT .. "/build-5.1/hubsoft/core.so"
 
 local function why_skip()
-  if not sh("command -v lua5.1 >/dev/null 2>&1") then return "lua5.1 is not installed" end
-  if not read_file(CORE51) then
-    sh("cd " .. quote(ROOT) .. " && bash scripts/build.sh 5.1 build-5.1 >/dev/null 2>&1")
-    if not read_file(CORE51) then return "build-5.1/hubsoft/core.so is missing and could not be built" end
-  end
-  if not sh("lua5.1 -e 'require \"cjson\"; require \"socket\"' >/dev/null 2>&1") then
+  if not util.command_exists("lua5.1") then return "lua5.1 is not installed" end
+  local missing = util.core_missing("5.1")
+  if missing then return missing end
+  if not util.sh("lua5.1 -e 'require \"cjson\"; require \"socket\"' >/dev/null 2>&1") then
     return "lua-cjson / LuaSocket for Lua 5.1 are not installed"
   end
 end
@@ -111,7 +82,7 @@ describe("examples/ivr (pbx_lua / mod_lua dial plans under lua5.1)", function()
       quote(ROOT), table.concat(assigns, " "), opts.freeswitch and "--freeswitch" or "",
       script, opts.freeswitch and "" or CONTEXT, opts.freeswitch and "" or (opts.exten or "s"))
     local output = capture(cmd)
-    local text = read_file(out)
+    local text = util.read_file(out)
     assert(text, "the stand-in wrote nothing:\n" .. output)
     local doc = cjson.decode(text)
     assert.is_nil(doc.error, tostring(doc.error) .. "\n" .. output)
@@ -128,9 +99,8 @@ describe("examples/ivr (pbx_lua / mod_lua dial plans under lua5.1)", function()
 
   setup(function()
     srv = fake.start { seed_tickets = 0 }
-    dir = capture("mktemp -d")
-    assert(dir:match("^/"), dir)
-    write_file(dir .. "/phonebook.txt", table.concat({
+    dir = util.tmpdir()
+    util.write_file(dir .. "/phonebook.txt", table.concat({
       "# number      CPF/CNPJ     [id_cliente_servico]",
       "81987654321 123.456.789-01 12345",
       "", "",
@@ -153,7 +123,7 @@ describe("examples/ivr (pbx_lua / mod_lua dial plans under lua5.1)", function()
 
   teardown(function()
     if srv then srv:stop() end
-    if dir and dir:match("^/tmp/") then sh("rm -rf " .. quote(dir)) end
+    util.rm_tmpdir(dir)
   end)
 
   it("opens a ticket for a caller with none (CPF typed) and says its protocol", function()

@@ -4,37 +4,20 @@
 -- kind "closed" everywhere; `<close>` (Lua 5.4) closes it.
 local hubsoft = require "hubsoft"
 local fake = require "spec.support.server"
+local util = require "spec.support.util"
 
 local API = "/api/v1/integracao"
 
-local function with(...)
-  local c = {}
-  for i = 1, select("#", ...) do
-    for k, v in pairs((select(i, ...)) or {}) do c[k] = v end
-  end
-  return c
-end
+local with, rss_kb = util.with, util.rss_kb
 
 -- This Lua process's pid (io.popen would show the child's /proc/self).
-local PID
-do
-  local f = assert(io.open("/proc/self/stat"))
-  PID = f:read("*l"):match("^%d+")
-  f:close()
-end
+local PID = util.pid()
 
 local function open_fds()
   local p = assert(io.popen("ls /proc/" .. PID .. "/fd | wc -l"))
   local n = tonumber(p:read("*a"))
   p:close()
   return n
-end
-
-local function rss_kb()
-  for line in io.lines("/proc/" .. PID .. "/status") do
-    local v = line:match("^VmRSS:%s*(%d+)")
-    if v then return tonumber(v) end
-  end
 end
 
 local function full_gc()

@@ -6,40 +6,18 @@
 local socket = require "socket"
 local cjson = require "cjson"
 local fake = require "spec.support.server"
+local util = require "spec.support.util"
 
 local WORKERS = 2
 local CPF = "12345678901"          -- fake customer 24931 (BIANCA), service 12345
 local SERVICE = 12345
 local LOOKUP = "/api/v1/integracao/cliente/atendimento"
 
-local function sh(cmd)
-  local a, _, c = os.execute(cmd)
-  if type(a) == "number" then return a == 0 end -- Lua 5.1 / LuaJIT without 5.2 compat
-  return a == true and (c == nil or c == 0)
-end
-
-local function capture(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("*a")
-  p:close()
-  return (out:gsub("%s+$", ""))
-end
-
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function exists(path) local f = io.open(path, "rb"); if f then f:close() end; return f ~= nil end
+local sh, capture, quote, read_file, exists = util.sh, util.capture, util.quote, util.read_file, util.exists
+local wait_until = util.wait_until
 
 local ROOT = capture("pwd")
 local TEMPLATE = ROOT .. "/examples/openresty/nginx.conf"
-local CORE = ROOT .. "/build-luajit/hubsoft/core.so"
 
 local function find_nginx()
   for _, p in ipairs { capture("command -v nginx"), "/usr/sbin/nginx", "/usr/local/openresty/nginx/sbin/nginx" } do
@@ -55,34 +33,7 @@ local function why_skip(nginx)
   for mod in template:gmatch("\nload_module%s+([^;%s]+);") do
     if not exists(mod) then return mod .. " is not installed (libnginx-mod-http-lua)" end
   end
-  if not exists(CORE) then
-    sh("cd " .. quote(ROOT) .. " && bash scripts/build.sh luajit build-luajit >/dev/null 2>&1")
-    if not exists(CORE) then return "build-luajit/hubsoft/core.so is missing and could not be built" end
-  end
-end
-
--- Whether a process runs (a zombie does not). Reads /proc: no procps tool, since
--- pgrep/ps hang when the suite runs with AddressSanitizer preloaded.
-local function alive(pid)
-  local stat = read_file("/proc/" .. pid .. "/stat")
-  if stat then return not stat:match("^%d+ %b() Z") end
-  return sh("kill -0 " .. pid .. " 2>/dev/null")
-end
-
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
-
-local function wait_until(seconds, fn)
-  local deadline = socket.gettime() + seconds
-  repeat
-    if fn() then return true end
-    socket.sleep(0.05)
-  until socket.gettime() > deadline
-  return fn()
+  return util.core_missing("luajit")
 end
 
 --- One request on its own connection (HTTP/1.0: no chunking, closed after).
@@ -144,20 +95,17 @@ describe("examples/openresty (nginx + ngx_lua, " .. WORKERS .. " workers)", func
 
   setup(function()
     srv = fake.start { seed_tickets = 0 }
-    prefix = capture("mktemp -d")
-    assert(prefix:match("^/"), "mktemp -d failed: " .. prefix)
+    prefix = util.tmpdir()
     -- workers of a root master run as nobody: they must reach their prefix
     assert(sh("chmod 755 " .. quote(prefix)))
-    port = free_port()
+    port = util.free_port()
     local conf = read_file(TEMPLATE)
       :gsub("{{PREFIX}}", (prefix:gsub("%%", "%%%%")))
       :gsub("{{ROOT}}", (ROOT:gsub("%%", "%%%%")))
       :gsub("{{PORT}}", tostring(port))
       :gsub("{{WORKERS}}", tostring(WORKERS))
     assert(not conf:match("{{%u+}}"), "unfilled template field " .. tostring(conf:match("{{%u+}}")))
-    local f = assert(io.open(prefix .. "/nginx.conf", "wb"))
-    f:write(conf)
-    f:close()
+    util.write_file(prefix .. "/nginx.conf", conf)
 
     local c = srv:config()
     local env = ("HUBSOFT_URL=%s HUBSOFT_CLIENT_ID=%s HUBSOFT_CLIENT_SECRET=%s HUBSOFT_USERNAME=%s HUBSOFT_PASSWORD=%s")
@@ -174,13 +122,8 @@ describe("examples/openresty (nginx + ngx_lua, " .. WORKERS .. " workers)", func
     -- (TERM from teardown stops it and its sleep)
     local guard = [[sh -c 'trap "kill \$s 2>/dev/null; exit 0" TERM; sleep 300 & s=$!; wait $s; kill -QUIT %d']]
     watchdog = tonumber(capture(guard:format(master) .. " >/dev/null 2>&1 </dev/null & echo $!"))
-    assert(wait_until(5, function()
-      local s = socket.tcp()
-      s:settimeout(0.2)
-      local connected = s:connect("127.0.0.1", port)
-      s:close()
-      return connected ~= nil
-    end), "nginx does not accept connections:\n" .. nginx_log())
+    assert(wait_until(5, function() return util.accepts(port) end),
+      "nginx does not accept connections:\n" .. nginx_log())
     -- every worker up
     wait_until(3, function() return #worker_pids() >= WORKERS end)
   end)
@@ -188,14 +131,14 @@ describe("examples/openresty (nginx + ngx_lua, " .. WORKERS .. " workers)", func
   teardown(function()
     if master then
       sh("kill -QUIT " .. master .. " 2>/dev/null") -- graceful: the workers finish, then exit
-      if not wait_until(5, function() return not alive(master) end) then
+      if not wait_until(5, function() return not util.alive(master) end) then
         for _, pid in ipairs(worker_pids()) do sh("kill -KILL " .. pid .. " 2>/dev/null") end
         sh("kill -KILL " .. master .. " 2>/dev/null")
       end
     end
     if watchdog then sh("kill " .. watchdog .. " 2>/dev/null") end
     if srv then srv:stop() end
-    if prefix and prefix:match("^/tmp/") then sh("rm -rf " .. quote(prefix)) end
+    util.rm_tmpdir(prefix)
   end)
 
   it("logs in once for all workers, even when the first requests arrive together", function()

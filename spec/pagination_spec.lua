@@ -11,37 +11,14 @@
 local hubsoft = require "hubsoft"
 local cjson = require "cjson"
 local fake = require "spec.support.server"
+local util = require "spec.support.util"
 
 local TODOS = "/api/v1/integracao/atendimento/todos"
 local PAGINADO = "/api/v1/integracao/atendimento/paginado/"
 local MONTH = { data_inicio = "2025-03-01", data_fim = "2025-03-31" }
 local FIRST_ID = 5001 -- the fake server numbers seeded tickets from 5001, by date
 
-local function url_decode(s)
-  s = s:gsub("%+", " ")
-  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
-end
-
-local function parse_query(q)
-  local t = {}
-  for pair in (q or ""):gmatch("[^&]+") do
-    local k, v = pair:match("^([^=]*)=?(.*)$")
-    t[url_decode(k)] = url_decode(v)
-  end
-  return t
-end
-
-local function copy(t)
-  local c = {}
-  for k, v in pairs(t) do c[k] = v end
-  return c
-end
-
-local function merge(a, b)
-  local c = copy(a)
-  for k, v in pairs(b or {}) do c[k] = v end
-  return c
-end
+local copy, merge, parse_query = util.copy, util.with, util.parse_query
 
 local function range(a, b)
   local t = {}

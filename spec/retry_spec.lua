@@ -12,27 +12,13 @@
 -- No sleeps and no timing assertions: retry_delay is tiny and timeouts short.
 local hubsoft = require "hubsoft"
 local fake = require "spec.support.server"
-local socket = require "socket"
+local util = require "spec.support.util"
 
 local API = "/api/v1/integracao"
 local SEED = 5 -- tickets 5001..5005; 5001..5004 are open
 local PAGINADO = { itens_por_pagina = 10, data_inicio = "2025-01-01", data_fim = "2025-12-31" }
 
-local function with(...)
-  local c = {}
-  for i = 1, select("#", ...) do
-    for k, v in pairs((select(i, ...)) or {}) do c[k] = v end
-  end
-  return c
-end
-
--- A TCP port on 127.0.0.1 that nothing listens on (connection refused).
-local function closed_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
+local with = util.with
 
 -- The fault's `match` is a Lua pattern on the path: anchor it exactly.
 local function exact(path) return "^" .. path .. "$" end
@@ -141,11 +127,7 @@ describe("retries", function()
   -- connection; otherwise the client logs in first and the request reuses
   -- the login's keep-alive connection.
   local function client(extra, opts)
-    local hooks = {}
-    local cfg = with(srv:config(), {
-      retry_delay = 0.01, retry_max_delay = 0.05, timeout = 2, connect_timeout = 1,
-      on_request = function(info) hooks[#hooks + 1] = info end,
-    }, extra)
+    local cfg, hooks = util.quick_config(srv:config(), extra)
     if opts and opts.fresh then
       cfg = { base_url = srv.url, access_token = srv:login(), retry_delay = cfg.retry_delay,
               retry_max_delay = cfg.retry_max_delay, timeout = cfg.timeout,
@@ -317,7 +299,7 @@ describe("retries", function()
 
     it("is retried when nothing was sent: connection refused", function()
       local hooks = {}
-      local api = hubsoft.new { base_url = "http://127.0.0.1:" .. closed_port(), access_token = "abcd",
+      local api = hubsoft.new { base_url = "http://127.0.0.1:" .. util.free_port(), access_token = "abcd",
                                 retry_delay = 0.01, retries = 2,
                                 on_request = function(i) hooks[#hooks + 1] = i end }
       local err = fails("network", api:configuracao("status_atendimento"))
@@ -425,7 +407,7 @@ describe("retries", function()
 
         it("connection refused (nothing sent): retried", function()
           local hooks = {}
-          local api = hubsoft.new { base_url = "http://127.0.0.1:" .. closed_port(),
+          local api = hubsoft.new { base_url = "http://127.0.0.1:" .. util.free_port(),
                                     access_token = "abcd", retry_delay = 0.01, retries = 2,
                                     on_request = function(i) hooks[#hooks + 1] = i end }
           local err = fails("network", W.call(api, tag()))

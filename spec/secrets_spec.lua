@@ -10,36 +10,12 @@
 -- core_spec.lua has the short version of this.
 local hubsoft = require "hubsoft"
 local fake = require "spec.support.server"
-local socket = require "socket"
+local util = require "spec.support.util"
 
-local LUA = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
 local API = "/api/v1/integracao"
 local READ_PATH = API .. "/configuracao/status_atendimento"
 
-local function with(...)
-  local c = {}
-  for i = 1, select("#", ...) do
-    for k, v in pairs((select(i, ...)) or {}) do c[k] = v end
-  end
-  return c
-end
-
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("*a") or ""
-  f:close()
-  return s
-end
-
-local function closed_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
+local with = util.with
 
 local function url_escape(s)
   return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
@@ -292,10 +268,10 @@ describe("secrets", function()
     srv:fault { kind = "body", status = 401, match = "/oauth/token",
                 body = '{"error":"invalid_grant","error_description":"senha ' .. wrong .. ' errada"}' }
     keep("wrong password echoed", bad:authenticate())
-    local down = hubsoft.new(with(srv:config(), { base_url = "http://127.0.0.1:" .. closed_port(),
+    local down = hubsoft.new(with(srv:config(), { base_url = "http://127.0.0.1:" .. util.free_port(),
       retry_delay = 0.01, on_request = function(info) leaks:add("on_request(down)", info) end }))
     keep("refused", down:configuracao("status_atendimento"))
-    keep("refused (token)", hubsoft.new { base_url = "http://127.0.0.1:" .. closed_port(),
+    keep("refused (token)", hubsoft.new { base_url = "http://127.0.0.1:" .. util.free_port(),
                                           access_token = tok.access_token, retries = 0 }:request("GET", "/x"))
     leaks:add("tostring(api)", tostring(api))
     api:close()
@@ -350,12 +326,8 @@ describe("secrets", function()
   end)
 
   it("no secret on stderr: verify_tls warning, a failing hook, a failing token_store", function()
-    local dir = os.tmpname()
-    os.remove(dir)
-    local script = dir .. ".lua"
-    local errf = dir .. ".err"
-    local f = assert(io.open(script, "w"))
-    f:write(([[
+    local script = util.tmpname() .. ".lua"
+    util.write_file(script, ([[
       local hubsoft = require "hubsoft"
       local P, S = %q, %q
       local tokens = {}
@@ -386,13 +358,8 @@ describe("secrets", function()
       hook3:configuracao("status_atendimento")
       io.stdout:write(table.concat(tokens, "\n"), "\n")
     ]]):format(C.password, C.client_secret, srv.url, C.username, srv.url, srv.url))
-    f:close()
-    local p = assert(io.popen(LUA .. " " .. quote(script) .. " 2>" .. quote(errf)))
-    local out = p:read("*a")
-    p:close()
-    local err = read_file(errf)
+    local _, out, err = util.run_lua(script)
     os.remove(script)
-    os.remove(errf)
     local leaks = new_leaks()
     leaks:secret(C.password, "password")
     leaks:secret(C.client_secret, "client_secret")

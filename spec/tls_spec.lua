@@ -6,39 +6,9 @@
 --
 -- Also the plain-http and credentials-in-URL rules of hubsoft.new.
 local hubsoft = require "hubsoft"
-local socket = require "socket"
+local util = require "spec.support.util"
 
-local LUA = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
-
-local function sh(cmd)
-  local r = os.execute(cmd)
-  return r == true or r == 0
-end
-
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("*a") or ""
-  f:close()
-  return s
-end
-
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
-
-local function accepts(port)
-  local c = socket.tcp()
-  c:settimeout(0.2)
-  local ok = c:connect("127.0.0.1", port)
-  c:close()
-  return ok ~= nil
-end
+local sh, quote = util.sh, util.quote
 
 local function lines(s)
   local out = {}
@@ -51,7 +21,7 @@ describe("TLS", function()
   local servers = {} -- name -> {port, pid}
 
   local function start_server(name, cert, key)
-    local port = free_port()
+    local port = util.free_port()
     local p = assert(io.popen(("openssl s_server -accept 127.0.0.1:%d -cert %s -key %s -www -quiet " ..
       "</dev/null >%s 2>&1 & echo $!"):format(port, quote(dir .. "/" .. cert), quote(dir .. "/" .. key),
       quote(dir .. "/" .. name .. ".log"))))
@@ -59,28 +29,18 @@ describe("TLS", function()
     p:close()
     assert(pid, "could not start openssl s_server")
     servers[name] = { port = port, pid = pid }
-    local deadline = socket.gettime() + 10
-    while not accepts(port) do
-      assert(socket.gettime() < deadline, "openssl s_server does not accept: " ..
-        read_file(dir .. "/" .. name .. ".log"))
-      socket.sleep(0.02)
-    end
+    assert(util.wait_until(10, function() return util.accepts(port) end, 0.02),
+      "openssl s_server does not accept: " .. (util.read_file(dir .. "/" .. name .. ".log") or ""))
     return port
   end
 
   setup(function()
-    local p = assert(io.popen("mktemp -d"))
-    dir = p:read("*l")
-    p:close()
+    dir = util.tmpdir()
     local ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
     local ext = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n" ..
                 "extendedKeyUsage=serverAuth\n"
-    local f = assert(io.open(dir .. "/good.ext", "w"))
-    f:write("subjectAltName=IP:127.0.0.1,DNS:localhost\n" .. ext)
-    f:close()
-    f = assert(io.open(dir .. "/wrong.ext", "w"))
-    f:write("subjectAltName=DNS:wrong.example\n" .. ext)
-    f:close()
+    util.write_file(dir .. "/good.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n" .. ext)
+    util.write_file(dir .. "/wrong.ext", "subjectAltName=DNS:wrong.example\n" .. ext)
     local cmds = {
       -- the CA
       "openssl req -x509 " .. ec .. " -keyout ca.key -out ca.pem -days 2 -subj '/CN=lua-hubsoft test CA'" ..
@@ -101,7 +61,7 @@ describe("TLS", function()
     }
     for _, c in ipairs(cmds) do
       assert(sh("cd " .. quote(dir) .. " && " .. c .. " >>openssl.log 2>&1"),
-        c .. ": " .. read_file(dir .. "/openssl.log"))
+        c .. ": " .. (util.read_file(dir .. "/openssl.log") or ""))
     end
     start_server("good", "good.pem", "good.key")
     start_server("wrong", "wrong.pem", "wrong.key")
@@ -112,7 +72,7 @@ describe("TLS", function()
     for _, s in pairs(servers) do
       sh("kill " .. s.pid .. " 2>/dev/null")
     end
-    if dir and dir:match("^/tmp/") then sh("rm -rf " .. quote(dir)) end
+    util.rm_tmpdir(dir)
   end)
 
   local function url(name, host)
@@ -201,14 +161,9 @@ describe("TLS", function()
   describe("verify_tls = false", function()
     local function child(code)
       local script = dir .. "/child.lua"
-      local f = assert(io.open(script, "w"))
-      f:write(code)
-      f:close()
-      local errf = dir .. "/child.err"
-      local p = assert(io.popen(LUA .. " " .. quote(script) .. " 2>" .. quote(errf)))
-      local out = p:read("*a")
-      p:close()
-      return out, read_file(errf)
+      util.write_file(script, code)
+      local _, out, err = util.run_lua(script)
+      return out, err
     end
 
     it("works against an untrusted certificate and says so once on stderr at hubsoft.new", function()

@@ -1,19 +1,9 @@
 -- hubsoft.file_token_store: a token kept in a JSON file, 0600, written atomically.
 
 local hubsoft = require "hubsoft"
+local util = require "spec.support.util"
 
-local function shell(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("*a")
-  p:close()
-  return (out:gsub("%s+$", ""))
-end
-
-local function write(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
+local shell, write = util.capture, util.write_file
 
 local function token(expires_in)
   return {
@@ -29,7 +19,7 @@ describe("hubsoft.file_token_store", function()
   local dir, path
 
   before_each(function()
-    dir = shell("mktemp -d")
+    dir = util.tmpdir()
     assert.truthy(#dir > 0)
     path = dir .. "/token.json"
   end)

@@ -15,6 +15,7 @@ local socket = require "socket"
 local http = require "socket.http"
 local ltn12 = require "ltn12"
 local cjson = require "cjson"
+local util = require "spec.support.util"
 
 local M = {}
 
@@ -27,23 +28,11 @@ M.DEFAULT_CREDENTIALS = {
 
 local CONTROL_TIMEOUT = 5
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function run(cmd)
-  local r = os.execute(cmd)
-  return r == true or r == 0
-end
-
-local function command_exists(name)
-  return run("command -v " .. shell_quote(name) .. " >/dev/null 2>&1")
-end
+local shell_quote, run, copy = util.quote, util.sh, util.copy
 
 local function pick_lua()
-  if command_exists("lua5.4") then return "lua5.4" end
-  local own = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
-  if command_exists(own) then return own end
+  if util.command_exists("lua5.4") then return "lua5.4" end
+  if util.command_exists(util.LUA) then return util.LUA end
   return "lua"
 end
 
@@ -53,19 +42,8 @@ local function script_path()
   return dir .. "/fake_server.lua"
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("*a") or ""
-  f:close()
-  return s
-end
-
-local function copy(t)
-  local c = {}
-  for k, v in pairs(t) do c[k] = v end
-  return c
-end
+-- A file's contents; "" when it cannot be read.
+local function read_file(path) return util.read_file(path) or "" end
 
 local Server = {}
 Server.__index = Server
@@ -74,13 +52,7 @@ Server.__index = Server
 function Server:alive()
   if self.pid == nil then return false end
   -- an exited server may linger as a zombie until PID 1 reaps it: that is dead
-  local f = io.open("/proc/" .. self.pid .. "/stat", "r")
-  if f then
-    local stat = f:read("*l") or ""
-    f:close()
-    return stat:match("^%d+ %b() (%a)") ~= "Z"
-  end
-  return run("kill -0 " .. self.pid .. " 2>/dev/null")
+  return util.alive(self.pid)
 end
 
 --- Low-level HTTP call with LuaSocket. Returns status, body text, headers,
@@ -254,13 +226,7 @@ function M.start(opts)
   self.url = "http://" .. host .. ":" .. port
 
   -- The PORT line comes after bind; still, prove that it accepts.
-  local accepting = wait_until(deadline, function()
-    local s = socket.tcp()
-    s:settimeout(0.5)
-    local ok = s:connect(host, port)
-    s:close()
-    return ok ~= nil
-  end)
+  local accepting = wait_until(deadline, function() return util.accepts(port, host, 0.5) end)
   if not accepting then
     local log = read_file(log_path)
     self:stop()
