@@ -207,6 +207,31 @@ describe("pagination", function()
         end)
       end
 
+      for _, concurrency in ipairs { 1, 2, 4, 8 } do
+        it(("break mid-walk cancels the pages in flight, concurrency %d"):format(concurrency), function()
+          srv:seed(merge(MONTH, { tickets = 40 }))
+          assert(api:configuracao("status_atendimento"))
+          local baseline = srv:stats().open_connections -- the client's own, and this query's
+          local opts = { concurrency = concurrency }
+          local pages_read = 0
+          for _ in api:pages(shape.metodo, filtros(2), opts) do -- 20 pages
+            pages_read = pages_read + 1
+            if pages_read == 3 then break end
+          end
+          collectgarbage()
+          collectgarbage() -- Lua < 5.4 cancels through the collector
+          local requested = sorted(pages_requested(shape))
+          -- never beyond the pages allowed in flight past the one being read
+          assert.is_true(#requested <= 3 + concurrency, ("%d pages requested"):format(#requested))
+          assert.same(range(shape.first, shape.first + #requested - 1), requested)
+          -- the transfers in flight are gone: no connection of the walk stays open
+          local open = srv:stats().open_connections
+          assert.is_true(open <= baseline, ("%d connections open, %d before"):format(open, baseline))
+          assert(api:configuracao("status_atendimento"))
+          assert.equals(#requested, #pages_requested(shape))
+        end)
+      end
+
       it("break out of pages after the first page, then a new walk starts afresh", function()
         srv:seed(merge(MONTH, { tickets = 30 }))
         for numero in api:pages(shape.metodo, filtros(10), { concurrency = 1 }) do -- luacheck: ignore 512
