@@ -31,23 +31,48 @@ static int new_ref;
 static unsigned long runs;
 
 static const char *const keys[] = {
-    "base_url", "client_id", "client_secret", "username", "password", "access_token",
-    "timeout", "connect_timeout", "retries", "verify_tls", "ca_file", "ca_path", "proxy",
-    "allow_http", "user_agent", "keep_nulls", "max_response_size", "retry_delay",
-    "retry_max_delay", "compress", "token_store", "on_request"};
+    "base_url",     "client_id",         "client_secret",   "username",        "password",
+    "access_token", "timeout",           "connect_timeout", "retries",         "verify_tls",
+    "ca_file",      "ca_path",           "proxy",           "allow_http",      "user_agent",
+    "keep_nulls",   "max_response_size", "retry_delay",     "retry_max_delay", "compress",
+    "token_store",  "on_request"};
 #define NKEYS ((int)(sizeof(keys) / sizeof(keys[0])))
 
-static const char *const urls[] = {
-    "https://api.example.com", "https://api.example.com/", "https://api.example.com:8443/v1/",
-    "http://127.0.0.1:8080", "http://localhost", "http://[::1]:9000/api", "http://example.com",
-    "https://[2001:db8::1]", "https://x@example.com", "https://h/p?q=1", "ftp://h",
-    "https://", "http://127.0.0.1:0", "https://h:65536", "https://h/../x", "https://h/a%zz",
-    "HTTPS://EXAMPLE.COM:443/API", "http://127.1.2.3/", "https://h:/", "https://[::1"};
+static const char *const urls[] = {"https://api.example.com",
+                                   "https://api.example.com/",
+                                   "https://api.example.com:8443/v1/",
+                                   "http://127.0.0.1:8080",
+                                   "http://localhost",
+                                   "http://[::1]:9000/api",
+                                   "http://example.com",
+                                   "https://[2001:db8::1]",
+                                   "https://x@example.com",
+                                   "https://h/p?q=1",
+                                   "ftp://h",
+                                   "https://",
+                                   "http://127.0.0.1:0",
+                                   "https://h:65536",
+                                   "https://h/../x",
+                                   "https://h/a%zz",
+                                   "HTTPS://EXAMPLE.COM:443/API",
+                                   "http://127.1.2.3/",
+                                   "https://h:/",
+                                   "https://[::1"};
 
-static const char *const strs[] = {
-    "", "x", "client-1", "secret", "joao@example.com", "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/ssl/certs", "http://proxy:3128", "http://u:p@proxy:3128", "lua-hubsoft-test/1.0",
-    "agent\twith tab", "agent\nnewline", "socks5h://127.0.0.1:1080", "\xc3\xa7\xc3\xa3o"};
+static const char *const strs[] = {"",
+                                   "x",
+                                   "client-1",
+                                   "secret",
+                                   "joao@example.com",
+                                   "/etc/ssl/certs/ca-certificates.crt",
+                                   "/etc/ssl/certs",
+                                   "http://proxy:3128",
+                                   "http://u:p@proxy:3128",
+                                   "lua-hubsoft-test/1.0",
+                                   "agent\twith tab",
+                                   "agent\nnewline",
+                                   "socks5h://127.0.0.1:1080",
+                                   "\xc3\xa7\xc3\xa3o"};
 
 static int open_core(lua_State *l)
 {
@@ -134,17 +159,13 @@ static void push_value(hs_reader *r, const char *key)
         else
             lua_pushlstring(L, (const char *)p, got);
         break;
-    case 1:
-        lua_pushinteger(L, (lua_Integer)rd_u64(r));
-        break;
+    case 1: lua_pushinteger(L, (lua_Integer)rd_u64(r)); break;
     case 2:
         u = rd_u64(r);
         memcpy(&d, &u, sizeof(d));
         lua_pushnumber(L, (lua_Number)d);
         break;
-    case 3:
-        lua_pushboolean(L, (t >> 3) & 1);
-        break;
+    case 3: lua_pushboolean(L, (t >> 3) & 1); break;
     case 4: {
         uint8_t i = hs_rd_u8(r);
         if (tag != NULL) {
@@ -182,8 +203,7 @@ static void push_value(hs_reader *r, const char *key)
         }
         break;
     }
-    default:
-        lua_getglobal(L, "fuzz_fn");
+    default: lua_getglobal(L, "fuzz_fn");
     }
 }
 

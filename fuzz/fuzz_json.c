@@ -133,7 +133,7 @@ static void check_utf8(const unsigned char *s, size_t n)
 /* ------------------------------------------------------------- JSON values */
 
 typedef struct shape {
-    int depth;    /* tables nested (0: not a table) */
+    int depth;     /* tables nested (0: not a table) */
     int nonfinite; /* holds NaN or +-inf (cjson accepts them) */
 } shape;
 
@@ -196,8 +196,7 @@ static int same(int a, int b, int level)
         }
         return na == nb;
     }
-    default:
-        return lua_rawequal(L, a, b);
+    default: return lua_rawequal(L, a, b);
     }
 }
 

@@ -11,8 +11,8 @@
 
 static int unreserved(int c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 static int hexval(int c)
@@ -107,8 +107,8 @@ static void check_parse(const char *s, size_t n)
             hs_fuzz_fail("hs_url_parse: accepted user:password@");
     }
     if (u.loopback) {
-        int ok = strcmp(u.host, "localhost") == 0 || strcmp(u.host, "::1") == 0 ||
-                 is_127(u.host, 1);
+        int ok =
+            strcmp(u.host, "localhost") == 0 || strcmp(u.host, "::1") == 0 || is_127(u.host, 1);
         if (!ok)
             hs_fuzz_fail("hs_url_parse: host '%s' reported as loopback", u.host);
     }
@@ -156,8 +156,7 @@ static void check_escape(const char *s, size_t n)
         if (unreserved(c)) {
             d = c;
             i++;
-        } else if (c == '%' && i + 2 < b.len &&
-                   hexval((unsigned char)b.data[i + 1]) >= 0 &&
+        } else if (c == '%' && i + 2 < b.len && hexval((unsigned char)b.data[i + 1]) >= 0 &&
                    hexval((unsigned char)b.data[i + 2]) >= 0) {
             d = hexval((unsigned char)b.data[i + 1]) * 16 + hexval((unsigned char)b.data[i + 2]);
             if (unreserved(d))
@@ -187,9 +186,8 @@ static void redact_expect(const char *prefix, const char *s, size_t n, const cha
     if (hs_url_redact(&out, in.data, in.len) != 0)
         hs_fuzz_fail("hs_url_redact: failed");
     if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0)
-        hs_fuzz_fail("hs_url_redact: '%s'+%zu fuzz bytes+'%s' gave '%.*s', want '%s'", prefix,
-                     n, suffix, (int)(out.len > 200 ? 200 : out.len), out.data ? out.data : "",
-                     want);
+        hs_fuzz_fail("hs_url_redact: '%s'+%zu fuzz bytes+'%s' gave '%.*s', want '%s'", prefix, n,
+                     suffix, (int)(out.len > 200 ? 200 : out.len), out.data ? out.data : "", want);
     hs_buf_free(&in);
     hs_buf_free(&out);
 }

@@ -6,7 +6,7 @@ set -euo pipefail
 base=(build-essential cmake pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson
       lua-socket lua-busted openssl ca-certificates)
 full=(lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev
-      valgrind clang libclang-rt-14-dev lua-check lua-ldoc luarocks nginx-light
+      valgrind clang clang-format libclang-rt-14-dev lua-check lua-ldoc luarocks nginx-light
       libnginx-mod-http-lua)
 pkgs=("${base[@]}")
 if [ "${HUBSOFT_DEPS:-base}" = full ]; then pkgs+=("${full[@]}"); fi

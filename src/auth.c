@@ -123,8 +123,8 @@ static void warn_hook(lua_State *L, hs_client *c, const char *what)
 /* Copy the fields of a token table at idx into a fresh table (push it). */
 static void copy_token(lua_State *L, int idx)
 {
-    static const char *const f[] = {"access_token", "token_type", "expires_in", "expires_at",
-                                    "refresh_token", NULL};
+    static const char *const f[] = {"access_token", "token_type",    "expires_in",
+                                    "expires_at",   "refresh_token", NULL};
     int i;
     lua_createtable(L, 0, 5);
     for (i = 0; f[i] != NULL; i++) {
@@ -282,8 +282,8 @@ static int login(lua_State *L, hs_client *c)
         store_save(L, c);
         return 0;
     }
-    if (c->resp.result == HS_T_OK && (c->resp.status == 400 || c->resp.status == 401 ||
-                                      c->resp.status == 403)) {
+    if (c->resp.result == HS_T_OK &&
+        (c->resp.status == 400 || c->resp.status == 401 || c->resp.status == 403)) {
         char msg[256], text[320];
         const char *why = "the credentials were refused";
         if (hs_json_decode(L, c->resp.body.data ? c->resp.body.data : "", c->resp.body.len, 0,

@@ -116,12 +116,8 @@ static int l_new(lua_State *L)
 }
 
 static const luaL_Reg methods[] = {
-    {"request", hs_l_request},
-    {"authenticate", hs_l_authenticate},
-    {"close", l_close},
-    {"is_closed", l_is_closed},
-    {"_prefetch", hs_l_prefetch},
-    {NULL, NULL},
+    {"request", hs_l_request},  {"authenticate", hs_l_authenticate}, {"close", l_close},
+    {"is_closed", l_is_closed}, {"_prefetch", hs_l_prefetch},        {NULL, NULL},
 };
 
 void hs_client_open(lua_State *L)

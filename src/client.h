@@ -14,7 +14,7 @@
 typedef struct hs_client {
     CURL *easy; /* NULL once closed */
     int closed;
-    int busy; /* inside a call: a hook may not re-enter the same client */
+    int busy;      /* inside a call: a hook may not re-enter the same client */
     int state_ref; /* registry ref: {creds..., token=, store=, on_request=} */
 
     /* configuration (owned copies) */
@@ -114,7 +114,8 @@ const char *hs_build_url(lua_State *L, hs_client *c, hs_buf *url, hs_buf *redact
 void hs_req_from_client(hs_req *req, hs_client *c, const hs_call *call, const char *url);
 /* Whether the policy allows another attempt after `attempt` ended in r;
  * sets the backoff delay. */
-int hs_should_retry(hs_client *c, const hs_resp *r, const hs_call *call, int attempt, double *delay);
+int hs_should_retry(hs_client *c, const hs_resp *r, const hs_call *call, int attempt,
+                    double *delay);
 /* prefetch.c */
 int hs_l_prefetch(lua_State *L);
 void hs_prefetch_open(lua_State *L);

@@ -4,8 +4,8 @@
 #ifndef HUBSOFT_COMPAT_H
 #define HUBSOFT_COMPAT_H
 
-#include <lua.h>
 #include <lauxlib.h>
+#include <lua.h>
 
 #if LUA_VERSION_NUM >= 502
 #define hs_rawlen(L, i) lua_rawlen((L), (i))

@@ -12,9 +12,9 @@
 #include "urlenc.h"
 
 static const char *const known_keys[] = {
-    "base_url", "client_id", "client_secret", "username", "password", "access_token",
-    "token_store", "timeout", "connect_timeout", "retries", "verify_tls", "ca_file", "ca_path",
-    "proxy", "allow_http", "user_agent", "keep_nulls", "on_request",
+    "base_url", "client_id", "client_secret", "username", "password", "access_token", "token_store",
+    "timeout", "connect_timeout", "retries", "verify_tls", "ca_file", "ca_path", "proxy",
+    "allow_http", "user_agent", "keep_nulls", "on_request",
     /* beyond the contract, documented in the README */
     "max_response_size", "retry_delay", "retry_max_delay", "compress", NULL};
 
@@ -95,8 +95,10 @@ static int copy_cred(lua_State *L, int cfg, int state_idx, const char *key, int 
         lua_Number n = lua_tonumber(L, -1);
         char tmp[32];
         if (!(n == floor(n) && n >= 0 && n <= 9007199254740992.0))
-            luaL_error(L, "hubsoft.new: config.%s must be a string or a whole number "
-                          "from 0 to 2^53", key);
+            luaL_error(L,
+                       "hubsoft.new: config.%s must be a string or a whole number "
+                       "from 0 to 2^53",
+                       key);
         lua_pop(L, 1);
         snprintf(tmp, sizeof(tmp), "%.0f", (double)n);
         lua_pushstring(L, tmp);
@@ -167,8 +169,9 @@ void hs_config_parse(lua_State *L, int cfg, hs_client *c)
         for (i = 0; i < 4; i++) {
             lua_getfield(L, state, names[i]);
             if (lua_isnil(L, -1))
-                luaL_error(L, "hubsoft.new: config.%s is required when any of client_id, "
-                              "client_secret, username, password is given",
+                luaL_error(L,
+                           "hubsoft.new: config.%s is required when any of client_id, "
+                           "client_secret, username, password is given",
                            names[i]);
             lua_pop(L, 1);
         }
@@ -188,8 +191,9 @@ void hs_config_parse(lua_State *L, int cfg, hs_client *c)
     lua_getfield(L, cfg, "token_store");
     if (!lua_isnil(L, -1)) {
         if (!lua_istable(L, -1))
-            luaL_error(L, "hubsoft.new: config.token_store must be a table with load and save "
-                          "functions (got %s)",
+            luaL_error(L,
+                       "hubsoft.new: config.token_store must be a table with load and save "
+                       "functions (got %s)",
                        luaL_typename(L, -1));
         lua_getfield(L, -1, "load");
         lua_getfield(L, -2, "save");

@@ -216,13 +216,14 @@ static const char *encode_value(lua_State *L, int idx, hs_buf *out, int depth, c
 {
     int r;
     switch (lua_type(L, idx)) {
-    case LUA_TNIL:
-        return hs_buf_adds(out, "null") ? "out of memory" : NULL;
+    case LUA_TNIL: return hs_buf_adds(out, "null") ? "out of memory" : NULL;
     case LUA_TBOOLEAN:
         return hs_buf_adds(out, lua_toboolean(L, idx) ? "true" : "false") ? "out of memory" : NULL;
     case LUA_TNUMBER:
         r = add_number(L, idx, out);
-        return r < 0 ? "out of memory" : r > 0 ? "is NaN or infinite (JSON has no such number)" : NULL;
+        return r < 0   ? "out of memory"
+               : r > 0 ? "is NaN or infinite (JSON has no such number)"
+                       : NULL;
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
@@ -232,10 +233,8 @@ static const char *encode_value(lua_State *L, int idx, hs_buf *out, int depth, c
         if (lua_touserdata(L, idx) == NULL) /* cjson.null == hubsoft.null */
             return hs_buf_adds(out, "null") ? "out of memory" : NULL;
         return "is a userdata (JSON cannot hold it)";
-    case LUA_TTABLE:
-        return encode_table(L, idx, out, depth, where, wherelen);
-    default:
-        return "is a function, userdata or thread (JSON cannot hold it)";
+    case LUA_TTABLE: return encode_table(L, idx, out, depth, where, wherelen);
+    default: return "is a function, userdata or thread (JSON cannot hold it)";
     }
 }
 
@@ -351,8 +350,7 @@ static void normalize(lua_State *L, int keep_nulls, int depth)
                 }
                 break;
 #endif
-            default:
-                lua_pop(L, 1);
+            default: lua_pop(L, 1);
             }
         }
         return;
@@ -387,8 +385,7 @@ static void normalize(lua_State *L, int keep_nulls, int depth)
             }
             break;
 #endif
-        default:
-            lua_pop(L, 1);
+        default: lua_pop(L, 1);
         }
     }
 }
@@ -427,8 +424,8 @@ static int latin1_to_lua(lua_State *L, const char *s, size_t len)
     return 1;
 }
 
-int hs_json_decode(lua_State *L, const char *s, size_t len, int keep_nulls, const char *content_type,
-                   char *msg, size_t msglen)
+int hs_json_decode(lua_State *L, const char *s, size_t len, int keep_nulls,
+                   const char *content_type, char *msg, size_t msglen)
 {
     int top = lua_gettop(L);
     hs_rawgetp(L, &hs_key_cjson);

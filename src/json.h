@@ -22,8 +22,8 @@ const char *hs_json_encode(lua_State *L, int idx, hs_buf *out, char *where, size
 
 /* Decode `len` bytes of JSON and push the Lua value. On failure pushes
  * nothing and returns a message (in `msg`, at most msglen bytes). 0 on success. */
-int hs_json_decode(lua_State *L, const char *s, size_t len, int keep_nulls, const char *content_type,
-                   char *msg, size_t msglen);
+int hs_json_decode(lua_State *L, const char *s, size_t len, int keep_nulls,
+                   const char *content_type, char *msg, size_t msglen);
 
 /* Length of the valid UTF-8 prefix (== len when all valid). Plain C. */
 size_t hs_utf8_valid_prefix(const unsigned char *s, size_t len);

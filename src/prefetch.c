@@ -350,11 +350,7 @@ int hs_l_prefetch(lua_State *L)
 void hs_prefetch_open(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        {"add", l_add},
-        {"await", l_await},
-        {"wait", l_wait},
-        {"close", l_close},
-        {NULL, NULL},
+        {"add", l_add}, {"await", l_await}, {"wait", l_wait}, {"close", l_close}, {NULL, NULL},
     };
     luaL_newmetatable(L, HS_PREFETCH_MT);
     lua_newtable(L);

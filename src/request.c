@@ -98,15 +98,12 @@ int hs_should_retry(hs_client *c, const hs_resp *r, const hs_call *call, int att
         return 0;
     switch (r->result) {
     case HS_T_TIMEOUT:
-    case HS_T_NETWORK:
-        retry = !r->reached || call->idempotent;
-        break;
+    case HS_T_NETWORK: retry = !r->reached || call->idempotent; break;
     case HS_T_OK:
-        retry = call->idempotent && (r->status == 429 || r->status == 502 || r->status == 503 ||
-                                     r->status == 504);
+        retry = call->idempotent &&
+                (r->status == 429 || r->status == 502 || r->status == 503 || r->status == 504);
         break;
-    default:
-        retry = 0;
+    default: retry = 0;
     }
     if (!retry)
         return 0;
@@ -258,8 +255,7 @@ int hs_push_result_of(lua_State *L, hs_client *c, const hs_resp *r, const char *
     case HS_T_LOCAL:
         snprintf(msg, sizeof(msg), "could not send the request: %s", r->error);
         return http_error(L, c, r, url, call, attempts, "network", msg, 0, 0);
-    case HS_T_OK:
-        break;
+    case HS_T_OK: break;
     }
 
     if (r->body.len == 0) {
@@ -365,9 +361,7 @@ static int add_query_scalar(lua_State *L, int idx, hs_buf *out)
     size_t len;
     const char *s;
     switch (lua_type(L, idx)) {
-    case LUA_TSTRING:
-        s = lua_tolstring(L, idx, &len);
-        return hs_url_escape(out, s, len);
+    case LUA_TSTRING: s = lua_tolstring(L, idx, &len); return hs_url_escape(out, s, len);
     case LUA_TNUMBER: {
         lua_Number n = lua_tonumber(L, idx);
         int k;
@@ -379,10 +373,8 @@ static int add_query_scalar(lua_State *L, int idx, hs_buf *out)
             k = snprintf(tmp, sizeof(tmp), "%.17g", (double)n);
         return hs_url_escape(out, tmp, (size_t)k);
     }
-    case LUA_TBOOLEAN:
-        return hs_buf_adds(out, lua_toboolean(L, idx) ? "true" : "false");
-    default:
-        return 1;
+    case LUA_TBOOLEAN: return hs_buf_adds(out, lua_toboolean(L, idx) ? "true" : "false");
+    default: return 1;
     }
 }
 
@@ -539,9 +531,9 @@ int hs_l_request(lua_State *L)
     if (c->busy)
         return luaL_error(L, "hubsoft: a client cannot be used from its own hook or token_store");
     hs_buf_clear(&c->url_redacted);
-    if (m[i] != '\0' || !(strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0 ||
-                          strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0 ||
-                          strcmp(method, "DELETE") == 0))
+    if (m[i] != '\0' ||
+        !(strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+          strcmp(method, "PATCH") == 0 || strcmp(method, "DELETE") == 0))
         return validation_error(L, c, NULL, "method",
                                 "method must be one of GET, POST, PUT, PATCH, DELETE");
     if ((bad = hs_path_check(path, plen)) != NULL) {
@@ -602,7 +594,8 @@ int hs_l_request(lua_State *L)
         if ((rc = hs_auth_ensure(L, c, stage == 2)) != 0)
             return rc;
         /* a login reuses the URL and body buffers: rebuild ours after one */
-        if (logins != c->logins && hs_build_url(L, c, &c->url, &c->url_redacted, path, plen, 6, &qfield) != NULL)
+        if (logins != c->logins &&
+            hs_build_url(L, c, &c->url, &c->url_redacted, path, plen, 6, &qfield) != NULL)
             return luaL_error(L, "hubsoft: internal error rebuilding the URL");
         call.headers = call.body ? c->hdr_json : c->hdr_plain;
         if (call.body && logins != c->logins) {
@@ -622,7 +615,8 @@ int hs_l_request(lua_State *L)
                 hs_errinfo e;
                 memset(&e, 0, sizeof(e));
                 e.kind = "auth";
-                e.message = "the server rejected the token twice (HTTP 401), even after a new login";
+                e.message =
+                    "the server rejected the token twice (HTTP 401), even after a new login";
                 e.status = 401;
                 e.method = method;
                 e.url = c->url_redacted.data;

@@ -204,10 +204,8 @@ static int is_tls_error(CURLcode c)
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     case CURLE_SSL_INVALIDCERTSTATUS:
     case CURLE_SSL_CRL_BADFILE:
-    case CURLE_USE_SSL_FAILED:
-        return 1;
-    default:
-        return 0;
+    case CURLE_USE_SSL_FAILED: return 1;
+    default: return 0;
     }
 }
 

@@ -40,12 +40,12 @@ typedef struct hs_req {
 } hs_req;
 
 typedef enum hs_tresult {
-    HS_T_OK = 0,      /* a complete HTTP response arrived (any status) */
-    HS_T_TIMEOUT,     /* timed out */
-    HS_T_NETWORK,     /* DNS, refused, reset, truncated transfer, ... */
-    HS_T_TLS,         /* certificate or handshake failure */
-    HS_T_TOO_BIG,     /* the response exceeded max_body */
-    HS_T_LOCAL        /* local problem: out of memory, unreadable attachment */
+    HS_T_OK = 0,  /* a complete HTTP response arrived (any status) */
+    HS_T_TIMEOUT, /* timed out */
+    HS_T_NETWORK, /* DNS, refused, reset, truncated transfer, ... */
+    HS_T_TLS,     /* certificate or handshake failure */
+    HS_T_TOO_BIG, /* the response exceeded max_body */
+    HS_T_LOCAL    /* local problem: out of memory, unreadable attachment */
 } hs_tresult;
 
 typedef struct hs_resp {

@@ -20,8 +20,8 @@ static int ieq_prefix(const char *s, size_t len, const char *prefix)
 
 static int is_unreserved(int c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 static int is_digit(int c)
@@ -157,8 +157,8 @@ const char *hs_path_check(const char *path, size_t len)
         if (c == '?' || c == '#')
             return "must not contain '?' or '#' (pass query parameters in opts.query)";
         if (!(is_unreserved(c) || c == '/' || c == '%' || c == ':' || c == '@' || c == '!' ||
-              c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' ||
-              c == '+' || c == ',' || c == ';' || c == '='))
+              c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' || c == '+' ||
+              c == ',' || c == ';' || c == '='))
             return "contains a character that is not allowed in a URL path";
         if (c == '%' && (i + 2 >= len || !strchr("0123456789abcdefABCDEF", path[i + 1]) ||
                          !strchr("0123456789abcdefABCDEF", path[i + 2]) || path[i + 1] == '\0' ||
@@ -200,8 +200,8 @@ int hs_url_escape(hs_buf *out, const char *s, size_t len)
 
 static int secret_param(const char *k, size_t n)
 {
-    static const char *const names[] = {"password", "client_secret", "access_token",
-                                        "refresh_token", "token", "senha", NULL};
+    static const char *const names[] = {
+        "password", "client_secret", "access_token", "refresh_token", "token", "senha", NULL};
     int i;
     for (i = 0; names[i] != NULL; i++)
         if (strlen(names[i]) == n && ieq_prefix(k, n, names[i]))

@@ -8,10 +8,10 @@
 #include "buf.h"
 
 typedef struct hs_url {
-    int https;          /* 1 for https://, 0 for http:// */
-    char host[256];     /* without brackets for IPv6 */
-    int port;           /* 0 when not given */
-    int loopback;       /* host is localhost, 127.0.0.0/8 or ::1 */
+    int https;      /* 1 for https://, 0 for http:// */
+    char host[256]; /* without brackets for IPv6 */
+    int port;       /* 0 when not given */
+    int loopback;   /* host is localhost, 127.0.0.0/8 or ::1 */
 } hs_url;
 
 /* Parse and check a base URL. Returns NULL when fine, or a static message
