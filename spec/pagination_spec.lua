@@ -232,6 +232,26 @@ describe("pagination", function()
         end)
       end
 
+      it("stops at the announced last page even when a page does not say its number", function()
+        -- four pages of one record, each announcing the same last page but no current one
+        local last = shape.first + 1
+        for i = 1, 4 do
+          local body
+          if shape.metodo == "todos_atendimentos" then
+            body = ('{"status":"success","paginacao":{"primeira_pagina":0,"ultima_pagina":%d,' ..
+                    '"total_registros":2},"atendimentos":[{"id_atendimento":%d}]}'):format(last, i)
+          else
+            body = ('{"status":"success","atendimentos":{"data":[{"id_atendimento":%d}],' ..
+                    '"last_page":%d,"next_page_url":"http://outro-host.invalid/x","total":2}}'):format(i, last)
+          end
+          srv:fault { kind = "body", match = "/atendimento/", body = body, times = 1 }
+        end
+        local n = 0
+        for _ in api:pages(shape.metodo, filtros(1), { concurrency = 1 }) do n = n + 1 end
+        assert.is_true(n <= 2, ("%d pages yielded"):format(n))
+        assert.is_true(#pages_requested(shape) <= 2)
+      end)
+
       it("break out of pages after the first page, then a new walk starts afresh", function()
         srv:seed(merge(MONTH, { tickets = 30 }))
         for numero in api:pages(shape.metodo, filtros(10), { concurrency = 1 }) do -- luacheck: ignore 512

@@ -301,11 +301,13 @@ local BAD = {
   { "abrir_atendimento", set = { parametros_ordem_servico = { {}, { id_tipo_ordem_servico = "a" } } },
     field = "parametros_ordem_servico[2].id_tipo_ordem_servico", rule = "positive integer id" },
 
-  -- parametros_fechamento: each endpoint's spelling
-  { "abrir_atendimento", set = { parametros_fechamento = { id_motivo_fechamento = 108 } },
-    field = "parametros_fechamento[1].id_motivo_fechamento", rule = "PUT spelling" },
-  { "fechar_atendimento", set = { parametros_fechamento = { id_motivo_fechamento_atendimento = 108 } },
-    field = "parametros_fechamento.id_motivo_fechamento_atendimento", rule = "create spelling" },
+  -- parametros_fechamento: either spelling of the reason, but only one of them
+  { "abrir_atendimento", set = { parametros_fechamento = { id_motivo_fechamento = 108,
+                                                           id_motivo_fechamento_atendimento = 108 } },
+    field = "parametros_fechamento[1].id_motivo_fechamento", rule = "closing reason twice" },
+  { "fechar_atendimento", set = { parametros_fechamento = { id_motivo_fechamento = 108,
+                                                            id_motivo_fechamento_atendimento = 108 } },
+    field = "parametros_fechamento.id_motivo_fechamento_atendimento", rule = "closing reason twice" },
   { "fechar_atendimento", set = { parametros_fechamento = { motivo = 1 } },
     field = "parametros_fechamento.motivo", rule = "unknown key" },
   { "editar_atendimento", set = { parametros_fechamento = { descricao_fechamento = "" } },
@@ -526,6 +528,15 @@ describe("what is sent", function()
     assert.are.same({ { jogo = "Valorant" } }, body.parametros)
     assert.are.same({ { ids_tecnicos = "5,10" } }, body.parametros_ordem_servico)
     assert.are.same({ { id_motivo_fechamento_atendimento = 5 } }, body.parametros_fechamento)
+
+    -- the other endpoint's spelling of the closing reason is renamed, both ways
+    req = prepare("abrir_atendimento", { id_cliente_servico = 1, descricao = "d", nome = "n",
+      telefone = "1198765432", parametros_fechamento = { id_motivo_fechamento = 7 } })
+    body = core.decode(core.encode(req.opts.json))
+    assert.are.same({ { id_motivo_fechamento_atendimento = 7 } }, body.parametros_fechamento)
+    req = prepare("fechar_atendimento", 123, { parametros_fechamento = { id_motivo_fechamento_atendimento = 8 } })
+    body = core.decode(core.encode(req.opts.json))
+    assert.are.same({ id_motivo_fechamento = 8 }, body.parametros_fechamento)
 
     req = prepare("abrir_atendimento", { id_cliente_servico = 1, descricao = "d", nome = "n",
       telefone = "1198765432", parametros = {} })

@@ -545,6 +545,19 @@ int hs_l_request(lua_State *L)
     call.method = method;
     call.idempotent = strcmp(method, "GET") == 0;
     if (lua_istable(L, 4)) {
+        /* a misspelt option (quer = ...) must not silently drop a filter */
+        lua_pushnil(L);
+        while (lua_next(L, 4) != 0) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+            lua_pop(L, 1);
+            if (strcmp(k, "query") != 0 && strcmp(k, "json") != 0 && strcmp(k, "files") != 0 &&
+                strcmp(k, "idempotent") != 0) {
+                lua_pop(L, 1);
+                return validation_error(L, c, method, "opts",
+                                        "opts: unknown key (allowed: files, idempotent, json, "
+                                        "query)");
+            }
+        }
         lua_getfield(L, 4, "idempotent");
         if (lua_toboolean(L, -1))
             call.idempotent = 1;

@@ -48,8 +48,8 @@ end
 -- @param resp decoded response
 -- @param null the JSON null sentinel
 -- @return records, current page number (or nil), whether the metadata
---   announces a further page, the last page number (or nil); or nil when
---   the shape is not recognized
+--   announces a further page, the last page number (or nil), and the number
+--   of the shape's first page (0 or 1); or nil when the shape is not recognized
 function M.read_page(resp, null)
   if type(resp) ~= "table" then
     return nil
@@ -61,14 +61,14 @@ function M.read_page(resp, null)
       return nil
     end
     local current, last = num(pag.pagina_atual), num(pag.ultima_pagina)
-    return records, current, last == nil or current == nil or current < last, last
+    return records, current, last == nil or current == nil or current < last, last, 0
   end
   local lp = resp.atendimentos
   if type(lp) == "table" and type(lp.data) == "table" then
     local current, last = num(lp.current_page), num(lp.last_page)
     local more = (last == nil or current == nil or current < last)
       and lp.next_page_url ~= nil and lp.next_page_url ~= null
-    return lp.data, current, more, last
+    return lp.data, current, more, last, 1
   end
   if type(lp) == "table" and next(lp) == nil then
     return lp, nil, false -- no records and no metadata: nothing more to read
@@ -221,12 +221,15 @@ local function walker(core, api, metodo, filtros, concurrency)
   local last -- last page number the metadata announced, if any
   local done = false
 
+  local row = require("hubsoft.endpoints").by_name[metodo]
   local function fail(kind, message)
     done = true
     cancel()
     error(core.error {
       kind = kind,
       message = metodo .. ": " .. message,
+      method = row.method,
+      url = row.path,
       retryable = false,
       attempts = 1,
     }, 0)
@@ -240,12 +243,17 @@ local function walker(core, api, metodo, filtros, concurrency)
     requested[k] = true
     done = true -- until this page proves there is another
     local resp = fetch(k, last)
-    local records, current, more, last_page = M.read_page(resp, core.null)
+    local records, current, more, last_page, first = M.read_page(resp, core.null)
     last = last_page or last
     if records == nil then
       fail("decode", "page " .. tostring(k) .. " has neither a paginacao block nor a paginator in atendimentos")
     end
-    current = current or num(k)
+    -- a page that does not say its number is the one asked for (a paginator
+    -- counts from 1, so our first request, 0, is its page 1)
+    current = current or (num(k) and math.max(num(k), first or 0))
+    if last and current and current >= last then
+      more = false -- whatever else the metadata says, the last page was announced
+    end
     if previous ~= nil and current ~= nil and current <= previous then
       fail("api", ("server did not advance: asked for page %s after page %s and got page %s")
         :format(tostring(k), tostring(previous), tostring(current)))

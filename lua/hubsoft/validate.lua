@@ -489,25 +489,34 @@ V.fechamento = V.block {
   status_fechamento = V.nonempty_string,
 }
 
---- Closing parameters as the create (POST) spells them, one block or an array.
--- @function fechamento_criar
-V.fechamento_criar = V.list_of(V.block({
-  id_motivo_fechamento_atendimento = V.id,
-  descricao_fechamento = V.nonempty_string,
-  status_fechamento = V.nonempty_string,
-}, {
-  id_motivo_fechamento = "is the PUT spelling; abrir_atendimento takes id_motivo_fechamento_atendimento",
-}))
+-- Closing parameters in one endpoint's spelling: the other spelling of the
+-- closing reason is accepted and renamed (both are valid, per the contract);
+-- giving both is refused.
+local function respelled(own, other)
+  return function(t)
+    local msg, x = V.fechamento(t)
+    if msg then
+      return msg, x
+    end
+    if x[other] ~= nil then
+      if x[own] ~= nil then
+        return "gives the closing reason twice (" .. own .. " and " .. other .. "): give one", "." .. other
+      end
+      x[own], x[other] = x[other], nil
+    end
+    return nil, x
+  end
+end
 
---- Closing parameters as the edit (PUT) spells them: one object.
+--- Closing parameters as the create (POST) sends them, one block or an array:
+-- `id_motivo_fechamento_atendimento` (the PUT's `id_motivo_fechamento` is renamed).
+-- @function fechamento_criar
+V.fechamento_criar = V.list_of(respelled("id_motivo_fechamento_atendimento", "id_motivo_fechamento"))
+
+--- Closing parameters as the edit (PUT) sends them, one object:
+-- `id_motivo_fechamento` (the create's `id_motivo_fechamento_atendimento` is renamed).
 -- @function fechamento_editar
-V.fechamento_editar = V.block({
-  id_motivo_fechamento = V.id,
-  descricao_fechamento = V.nonempty_string,
-  status_fechamento = V.nonempty_string,
-}, {
-  id_motivo_fechamento_atendimento = "is the create spelling; the PUT takes id_motivo_fechamento",
-})
+V.fechamento_editar = respelled("id_motivo_fechamento", "id_motivo_fechamento_atendimento")
 
 --- Free-form `parametros` of the create: one table or an array of tables.
 -- @function parametros_lista
