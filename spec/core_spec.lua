@@ -369,6 +369,64 @@ describe("hubsoft core client", function()
     end)
   end)
 
+  describe("found in review", function()
+    it("tostring of a long error is whole and intact", function()
+      local ids = {}
+      for i = 1, 3000 do ids[i] = i end
+      local api = hubsoft.new(with(srv:config(), {retries = 0}))
+      local _, err = api:request("GET", "/api/v1/integracao/nao-existe", {query = {ids = ids}})
+      assert.equals("http", err.kind)
+      local s = tostring(err)
+      assert.matches("^hubsoft http error: HTTP 404", s)
+      assert.equals(err.url, s:match(" (http://%S+)%)$"))
+    end)
+
+    it("keeps attachment bytes alive when a hook drops them between attempts", function()
+      local closed = require("spec.support.util").free_port()
+      local item = {data = string.rep("A", 100000) .. "!", filename = "log.txt"}
+      local api = hubsoft.new {base_url = "http://127.0.0.1:" .. closed, access_token = "tok-123456",
+        retries = 1, retry_delay = 0,
+        on_request = function() item.data = nil; item.filename = nil; collectgarbage(); collectgarbage() end}
+      local _, err = api:request("POST", "/x", {files = {item}})
+      assert.equals("network", err.kind)
+      assert.equals(2, err.attempts)
+    end)
+
+    it("scrubs a secret the login error echoes, even where the message is cut", function()
+      srv:fault {kind = "body", status = 401, match = "/oauth/token",
+                 body = '{"error":"invalid_grant","error_description":"' .. string.rep("x", 296)
+                        .. " " .. srv.credentials.password .. '"}'}
+      local _, err = hubsoft.new(srv:config()):authenticate()
+      assert.equals("auth", err.kind)
+      assert.is_nil(err.message:find(srv.credentials.password:sub(1, 5), 1, true))
+    end)
+
+    it("scrubs secrets inside structured entries of err.errors", function()
+      srv:fault {kind = "body", match = "/configuracao/",
+                 body = '{"status":"error","msg":"x","errors":["a",{"valor":"' ..
+                        srv.credentials.password .. '"}]}'}
+      local _, err = hubsoft.new(srv:config()):configuracao("status_atendimento")
+      assert.equals("api", err.kind)
+      assert.equals("***", err.errors[2].valor)
+    end)
+
+    it("replaces a symlink at the token file's path instead of writing through it", function()
+      local dir = os.tmpname()
+      os.remove(dir)
+      assert(os.execute("mkdir -p " .. dir))
+      local victim, path = dir .. "/victim.txt", dir .. "/token.json"
+      local f = assert(io.open(victim, "w")); f:write("IMPORTANT"); f:close()
+      assert(os.execute("ln -s " .. victim .. " " .. path))
+      local store = hubsoft.file_token_store(path)
+      assert.is_true(store.save({access_token = "tok-x", token_type = "Bearer",
+                                 expires_at = os.time() + 3600}))
+      f = assert(io.open(victim)); local text = f:read("*a"); f:close()
+      assert.equals("IMPORTANT", text)
+      assert.equals("tok-x", store.load().access_token)
+      os.execute("rm -rf " .. dir)
+    end)
+  end)
+
   describe("JSON", function()
     it("drops nulls by default and keeps them as hubsoft.null with keep_nulls", function()
       srv:fault {kind = "body", match = "/configuracao/", times = 2,

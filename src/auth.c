@@ -294,8 +294,13 @@ static int login(lua_State *L, hs_client *c)
                 lua_pop(L, 1);
                 lua_getfield(L, -1, "message");
             }
-            if (lua_type(L, -1) == LUA_TSTRING)
+            if (lua_type(L, -1) == LUA_TSTRING) {
+                /* scrub before the cut below, so no prefix of a secret survives */
+                size_t wl;
+                const char *w = lua_tolstring(L, -1, &wl);
+                hs_push_scrubbed(L, c, w, wl);
                 why = lua_tostring(L, -1);
+            }
         }
         snprintf(text, sizeof(text), "login refused: %s", why);
         lua_settop(L, top);

@@ -72,6 +72,17 @@ static int l_gc(lua_State *L)
     return 0;
 }
 
+/* __close (a to-be-closed variable) is an explicit close: refused from the
+ * client's own hook, like close(). */
+static int l_toclose(lua_State *L)
+{
+    hs_client *c = hs_check_client(L, 1);
+    if (c->busy)
+        return luaL_error(L, "hubsoft: a client cannot be closed from its own hook or token_store");
+    cleanup(L, c);
+    return 0;
+}
+
 static int l_tostring(lua_State *L)
 {
     hs_client *c = hs_check_client(L, 1);
@@ -131,7 +142,7 @@ void hs_client_open(lua_State *L)
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_gc);
     lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_gc);
+    lua_pushcfunction(L, l_toclose);
     lua_setfield(L, -2, "__close");
     lua_pushcfunction(L, l_tostring);
     lua_setfield(L, -2, "__tostring");

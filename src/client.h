@@ -116,6 +116,8 @@ void hs_req_from_client(hs_req *req, hs_client *c, const hs_call *call, const ch
  * sets the backoff delay. */
 int hs_should_retry(hs_client *c, const hs_resp *r, const hs_call *call, int attempt,
                     double *delay);
+/* Block the calling thread for s seconds (backoff between attempts). */
+void hs_sleep_seconds(double s);
 /* prefetch.c */
 int hs_l_prefetch(lua_State *L);
 void hs_prefetch_open(lua_State *L);

@@ -107,7 +107,8 @@ void hs_push_scrubbed(lua_State *L, hs_client *c, const char *s, size_t len)
                     hit = s + k;
                     break;
                 }
-            if (hit != NULL && (size_t)(hit - s) < best) {
+            if (hit != NULL &&
+                ((size_t)(hit - s) < best || ((size_t)(hit - s) == best && sl > bestlen))) {
                 best = (size_t)(hit - s);
                 bestlen = sl;
             }
@@ -131,6 +132,34 @@ static void set_str(lua_State *L, hs_client *c, const char *k, const char *v)
     lua_setfield(L, -2, k);
 }
 
+/* Push a copy of the value at idx with every string scrubbed; tables are
+ * copied (to a bounded depth) so nothing the server sent reaches the caller
+ * unscrubbed by reference. */
+static void push_scrubbed_copy(lua_State *L, hs_client *c, int idx, int depth)
+{
+    if (idx < 0)
+        idx = lua_gettop(L) + idx + 1;
+    luaL_checkstack(L, 6, "hubsoft: copying an error");
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        hs_push_scrubbed(L, c, s, n);
+    } else if (lua_istable(L, idx)) {
+        lua_newtable(L);
+        if (depth >= 8)
+            return;
+        lua_pushnil(L);
+        while (lua_next(L, idx) != 0) {
+            push_scrubbed_copy(L, c, -2, depth + 1); /* key */
+            push_scrubbed_copy(L, c, -2, depth + 1); /* value */
+            lua_rawset(L, -5);
+            lua_pop(L, 1);
+        }
+    } else {
+        lua_pushvalue(L, idx);
+    }
+}
+
 int hs_push_error(lua_State *L, hs_client *c, const hs_errinfo *e)
 {
     int errors_idx = e->errors_idx;
@@ -152,19 +181,7 @@ int hs_push_error(lua_State *L, hs_client *c, const hs_errinfo *e)
     hs_pushint(L, e->attempts);
     lua_setfield(L, -2, "attempts");
     if (errors_idx > 0 && lua_istable(L, errors_idx)) {
-        /* copy the list, scrubbing each message */
-        size_t i, n = hs_rawlen(L, errors_idx);
-        lua_createtable(L, (int)n, 0);
-        for (i = 1; i <= n; i++) {
-            lua_rawgeti(L, errors_idx, (int)i);
-            if (lua_type(L, -1) == LUA_TSTRING) {
-                size_t sl;
-                const char *s = lua_tolstring(L, -1, &sl);
-                hs_push_scrubbed(L, c, s, sl);
-                lua_remove(L, -2);
-            }
-            lua_rawseti(L, -2, (int)i);
-        }
+        push_scrubbed_copy(L, c, errors_idx, 0);
         lua_setfield(L, -2, "errors");
     }
     hs_rawgetp(L, &key_error_mt);
@@ -174,44 +191,44 @@ int hs_push_error(lua_State *L, hs_client *c, const hs_errinfo *e)
 
 static int err_tostring(lua_State *L)
 {
+    /* every value is fetched into its own stack slot first: nothing may be
+     * pushed or popped while the luaL_Buffer is open */
+    const char *kind, *message, *status, *method, *url;
     luaL_Buffer b;
-    const char *s;
     luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_getfield(L, 1, "kind");    /* 2 */
+    lua_getfield(L, 1, "message"); /* 3 */
+    lua_getfield(L, 1, "status");  /* 4 */
+    lua_getfield(L, 1, "method");  /* 5 */
+    lua_getfield(L, 1, "url");     /* 6 */
+    kind = lua_tostring(L, 2);
+    message = lua_tostring(L, 3);
+    status = lua_tostring(L, 4); /* converts a number in its own slot: fine */
+    method = lua_tostring(L, 5);
+    url = lua_tostring(L, 6);
     luaL_buffinit(L, &b);
     luaL_addstring(&b, "hubsoft ");
-    lua_getfield(L, 1, "kind");
-    s = lua_tostring(L, -1);
-    luaL_addstring(&b, s ? s : "unknown");
-    lua_pop(L, 1);
+    luaL_addstring(&b, kind ? kind : "unknown");
     luaL_addstring(&b, " error: ");
-    lua_getfield(L, 1, "message");
-    s = lua_tostring(L, -1);
-    luaL_addstring(&b, s ? s : "(no message)");
-    lua_pop(L, 1);
-    lua_getfield(L, 1, "status");
-    lua_getfield(L, 1, "method");
-    lua_getfield(L, 1, "url");
-    if (!lua_isnil(L, -3) || !lua_isnil(L, -2)) {
+    luaL_addstring(&b, message ? message : "(no message)");
+    if (status != NULL || method != NULL) {
         luaL_addstring(&b, " (");
-        if (!lua_isnil(L, -3)) {
+        if (status != NULL) {
             luaL_addstring(&b, "HTTP ");
-            lua_pushvalue(L, -3);
-            luaL_addvalue(&b);
-            if (!lua_isnil(L, -2))
+            luaL_addstring(&b, status);
+            if (method != NULL)
                 luaL_addstring(&b, ", ");
         }
-        if (!lua_isnil(L, -2)) {
-            lua_pushvalue(L, -2);
-            luaL_addvalue(&b);
-            if (!lua_isnil(L, -1)) {
+        if (method != NULL) {
+            luaL_addstring(&b, method);
+            if (url != NULL) {
                 luaL_addchar(&b, ' ');
-                lua_pushvalue(L, -1);
-                luaL_addvalue(&b);
+                luaL_addstring(&b, url);
             }
         }
         luaL_addchar(&b, ')');
     }
-    lua_pop(L, 3);
     luaL_pushresult(&b);
     return 1;
 }

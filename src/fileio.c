@@ -1,10 +1,12 @@
-/* Writing the token file: a temp file in the same folder, mode 0600 from
- * creation, fsync, then rename, so a reader sees the old file or the new one,
- * never half of one, and nobody else can read the token. */
+/* Writing the token file: a fresh temp file in the same folder (mkstemp:
+ * O_EXCL, mode 0600, a name nobody could have planted a symlink at), fsync,
+ * then rename, so a reader sees the old file or the new one, never half of
+ * one, and nobody else can read the token. */
 #include <errno.h>
 #include <fcntl.h>
 #include <lauxlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,13 +20,13 @@ int hs_l_write_file_atomic(lua_State *L)
     const char *data = luaL_checklstring(L, 2, &dlen);
     char tmp[4096];
     int fd, n, err;
-    n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    n = snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
     if (n < 0 || (size_t)n >= sizeof(tmp)) {
         lua_pushnil(L);
         lua_pushliteral(L, "path too long");
         return 2;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    fd = mkstemp(tmp);
     if (fd < 0)
         goto fail;
     while (off < dlen) {

@@ -223,7 +223,7 @@ static int l_add(lua_State *L)
 /* The slot of transfer `id` (argument 2), once its transfer has finished. */
 static pf_slot *finished_slot(lua_State *L, hs_prefetch *p)
 {
-    lua_Integer id = (lua_Integer)luaL_checknumber(L, 2);
+    lua_Integer id = luaL_checkinteger(L, 2);
     pf_slot *s = NULL;
     int i;
     if (p->c->busy)
@@ -293,8 +293,10 @@ static int l_wait(lua_State *L)
         lua_rawgeti(L, LUA_REGISTRYINDEX, s->path_ref);
         lua_rawgeti(L, LUA_REGISTRYINDEX, s->opts_ref);
         slot_release(L, p, s);
-        if (!status401 && c->retries > 0)
+        if (!status401 && c->retries > 0) {
             c->retries--;
+            hs_sleep_seconds(delay); /* the same backoff, Retry-After honoured */
+        }
         rc = lua_pcall(L, 4, 2, 0);
         c->retries = saved;
         if (rc != 0)

@@ -42,7 +42,7 @@ static double next_random(hs_client *c)
     return (double)((c->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
 }
 
-static void sleep_seconds(double s)
+void hs_sleep_seconds(double s)
 {
     struct timespec ts;
     if (s <= 0)
@@ -174,7 +174,7 @@ int hs_exchange(lua_State *L, hs_client *c, const hs_call *call, int *attempts)
             return -1;
         if (!hs_should_retry(c, &c->resp, call, attempt, &delay))
             return 0;
-        sleep_seconds(delay);
+        hs_sleep_seconds(delay);
         attempt++;
     }
 }
@@ -363,8 +363,15 @@ static int add_query_scalar(lua_State *L, int idx, hs_buf *out)
     switch (lua_type(L, idx)) {
     case LUA_TSTRING: s = lua_tolstring(L, idx, &len); return hs_url_escape(out, s, len);
     case LUA_TNUMBER: {
-        lua_Number n = lua_tonumber(L, idx);
+        lua_Number n;
         int k;
+#if HS_HAVE_INTEGERS
+        if (lua_isinteger(L, idx)) { /* exact, even beyond 2^53 */
+            k = snprintf(tmp, sizeof(tmp), "%lld", (long long)lua_tointeger(L, idx));
+            return hs_url_escape(out, tmp, (size_t)k);
+        }
+#endif
+        n = lua_tonumber(L, idx);
         if (n != n || n == HUGE_VAL || n == -HUGE_VAL)
             return 1;
         if (n == floor(n) && fabs(n) < 9007199254740992.0)
@@ -432,8 +439,8 @@ const char *hs_build_url(lua_State *L, hs_client *c, hs_buf *url, hs_buf *redact
             if (rc < 0)
                 OOM(L, c);
             if (rc > 0) {
+                *field = keys[i]; /* still anchored by the query table */
                 lua_pop(L, 1);
-                *field = keys[i];
                 return "query values must be strings, numbers, booleans or arrays of them";
             }
         }
@@ -446,9 +453,10 @@ const char *hs_build_url(lua_State *L, hs_client *c, hs_buf *url, hs_buf *redact
 }
 
 /* Collect opts.files into c->parts; NULL or a message (field set). */
-static const char *collect_files(lua_State *L, hs_client *c, int files_idx, char *field,
+static const char *collect_files(lua_State *L, hs_client *c, int files_idx, int anchor, char *field,
                                  size_t fieldlen)
 {
+    int nanchored = 0;
     size_t n = hs_rawlen(L, files_idx), i;
     hs_part *parts;
     if (n == 0) {
@@ -465,26 +473,35 @@ static const char *collect_files(lua_State *L, hs_client *c, int files_idx, char
         memset(p, 0, sizeof(*p));
         snprintf(field, fieldlen, "files[%zu]", i + 1);
         lua_rawgeti(L, files_idx, (int)(i + 1));
-        /* every string stays anchored by the files table during the call */
+        /* Every string is also kept in the anchor table (a stack slot of the
+         * call): hooks and the token_store run between attempts and could
+         * drop it from the caller's tables, and the GC with it. */
         if (lua_type(L, -1) == LUA_TSTRING) {
             p->path = lua_tostring(L, -1);
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, anchor, ++nanchored);
         } else if (lua_istable(L, -1)) {
-            lua_getfield(L, -1, "path");
-            if (lua_type(L, -1) == LUA_TSTRING)
-                p->path = lua_tostring(L, -1);
-            lua_pop(L, 1);
-            lua_getfield(L, -1, "data");
-            if (lua_type(L, -1) == LUA_TSTRING)
-                p->data = lua_tolstring(L, -1, &p->len);
-            lua_pop(L, 1);
-            lua_getfield(L, -1, "filename");
-            if (lua_type(L, -1) == LUA_TSTRING)
-                p->filename = lua_tostring(L, -1);
-            lua_pop(L, 1);
-            lua_getfield(L, -1, "content_type");
-            if (lua_type(L, -1) == LUA_TSTRING)
-                p->content_type = lua_tostring(L, -1);
-            lua_pop(L, 1);
+            static const char *const keys[] = {"path", "data", "filename", "content_type"};
+            int k;
+            for (k = 0; k < 4; k++) {
+                lua_getfield(L, -1, keys[k]);
+                if (lua_type(L, -1) == LUA_TSTRING) {
+                    size_t len;
+                    const char *v = lua_tolstring(L, -1, &len);
+                    if (k == 0)
+                        p->path = v;
+                    else if (k == 1) {
+                        p->data = v;
+                        p->len = len;
+                    } else if (k == 2)
+                        p->filename = v;
+                    else
+                        p->content_type = v;
+                    lua_rawseti(L, anchor, ++nanchored);
+                } else {
+                    lua_pop(L, 1);
+                }
+            }
             if ((p->path == NULL) == (p->data == NULL)) {
                 lua_pop(L, 1);
                 return "an attachment needs exactly one of path or data";
@@ -570,7 +587,8 @@ int hs_l_request(lua_State *L)
         lua_pushnil(L);
         lua_pushnil(L);
     }
-    /* 5 idempotent, 6 query, 7 json, 8 files */
+    /* 5 idempotent, 6 query, 7 json, 8 files, 9 anchor for attachment strings */
+    lua_newtable(L);
     if (!lua_isnil(L, 6) && !lua_istable(L, 6))
         return validation_error(L, c, method, "query", "opts.query must be a table");
     if ((bad = hs_build_url(L, c, &c->url, &c->url_redacted, path, plen, 6, &qfield)) != NULL) {
@@ -585,7 +603,7 @@ int hs_l_request(lua_State *L)
         if (!lua_isnil(L, 7))
             return validation_error(L, c, method, "json",
                                     "opts.json and opts.files cannot be sent together");
-        if ((bad = collect_files(L, c, 8, field, sizeof(field))) != NULL) {
+        if ((bad = collect_files(L, c, 8, 9, field, sizeof(field))) != NULL) {
             lua_pushfstring(L, "%s: %s", field, bad);
             return validation_error(L, c, method, field, lua_tostring(L, -1));
         }
