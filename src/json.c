@@ -311,6 +311,42 @@ int hs_latin1_to_utf8(hs_buf *out, const unsigned char *s, size_t len)
     return 0;
 }
 
+static void normalize(lua_State *L, int keep_nulls, int depth);
+
+/* The value at the top is popped. Returns 1 and leaves its replacement on the
+ * stack when the field must change: nil for a null (unless keep_nulls), an
+ * integer for a whole float. Tables are normalized in place. */
+static inline int fixed_value(lua_State *L, int keep_nulls, int depth)
+{
+    switch (lua_type(L, -1)) {
+    case LUA_TTABLE:
+        normalize(L, keep_nulls, depth + 1);
+        lua_pop(L, 1);
+        return 0;
+    case LUA_TLIGHTUSERDATA: /* cjson.null */
+        lua_pop(L, 1);
+        if (keep_nulls)
+            return 0;
+        lua_pushnil(L);
+        return 1;
+#if HS_HAVE_INTEGERS
+    case LUA_TNUMBER:
+        if (!lua_isinteger(L, -1)) {
+            lua_Number d = lua_tonumber(L, -1);
+            lua_pop(L, 1);
+            if (d == floor(d) && fabs(d) < 9007199254740992.0) {
+                lua_pushinteger(L, (lua_Integer)d);
+                return 1;
+            }
+            return 0;
+        }
+        lua_pop(L, 1);
+        return 0;
+#endif
+    default: lua_pop(L, 1); return 0;
+    }
+}
+
 /* Drop nulls (unless keep_nulls) and turn whole floats into integers, so
  * ids read 5448 and not 5448.0 on Lua 5.3+. Table at the top of the stack. */
 static void normalize(lua_State *L, int keep_nulls, int depth)
@@ -324,68 +360,17 @@ static void normalize(lua_State *L, int keep_nulls, int depth)
          * walk it by index, cheaper than lua_next */
         for (i = 1; i <= n; i++) {
             lua_rawgeti(L, -1, (int)i);
-            switch (lua_type(L, -1)) {
-            case LUA_TTABLE:
-                normalize(L, keep_nulls, depth + 1);
-                lua_pop(L, 1);
-                break;
-            case LUA_TLIGHTUSERDATA:
-                lua_pop(L, 1);
-                if (!keep_nulls) {
-                    lua_pushnil(L);
-                    lua_rawseti(L, -2, (int)i);
-                }
-                break;
-#if HS_HAVE_INTEGERS
-            case LUA_TNUMBER:
-                if (!lua_isinteger(L, -1)) {
-                    lua_Number d = lua_tonumber(L, -1);
-                    lua_pop(L, 1);
-                    if (d == floor(d) && fabs(d) < 9007199254740992.0) {
-                        lua_pushinteger(L, (lua_Integer)d);
-                        lua_rawseti(L, -2, (int)i);
-                    }
-                } else {
-                    lua_pop(L, 1);
-                }
-                break;
-#endif
-            default: lua_pop(L, 1);
-            }
+            if (fixed_value(L, keep_nulls, depth))
+                lua_rawseti(L, -2, (int)i);
         }
         return;
     }
     lua_pushnil(L);
     while (lua_next(L, -2) != 0) {
-        switch (lua_type(L, -1)) {
-        case LUA_TTABLE:
-            normalize(L, keep_nulls, depth + 1);
-            lua_pop(L, 1);
-            break;
-        case LUA_TLIGHTUSERDATA:
-            lua_pop(L, 1);
-            if (!keep_nulls) { /* clearing a field during traversal is allowed */
-                lua_pushvalue(L, -1);
-                lua_pushnil(L);
-                lua_rawset(L, -4);
-            }
-            break;
-#if HS_HAVE_INTEGERS
-        case LUA_TNUMBER:
-            if (!lua_isinteger(L, -1)) {
-                lua_Number d = lua_tonumber(L, -1);
-                lua_pop(L, 1);
-                if (d == floor(d) && fabs(d) < 9007199254740992.0) {
-                    lua_pushvalue(L, -1);
-                    lua_pushinteger(L, (lua_Integer)d);
-                    lua_rawset(L, -4);
-                }
-            } else {
-                lua_pop(L, 1);
-            }
-            break;
-#endif
-        default: lua_pop(L, 1);
+        if (fixed_value(L, keep_nulls, depth)) { /* t key new */
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, -4); /* changing a field during traversal is allowed */
         }
     }
 }
