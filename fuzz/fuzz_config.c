@@ -19,10 +19,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-
-#ifndef HS_FUZZ_LUA_CPATH
-#define HS_FUZZ_LUA_CPATH "/usr/lib/x86_64-linux-gnu/lua/5.4/?.so"
-#endif
+#include "fuzz_lua.h"
 
 int luaopen_hubsoft_core(lua_State *L);
 
@@ -86,14 +83,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    L = luaL_newstate();
-    if (L == NULL)
-        abort();
-    luaL_openlibs(L);
-    lua_getglobal(L, "package");
-    lua_pushliteral(L, HS_FUZZ_LUA_CPATH);
-    lua_setfield(L, -2, "cpath");
-    lua_pop(L, 1);
+    L = hs_fuzz_new_state();
     lua_pushcfunction(L, open_core);
     if (lua_pcall(L, 0, 1, 0) != 0 || !lua_isfunction(L, -1))
         hs_fuzz_fail("luaopen_hubsoft_core: %s", lua_tostring(L, -1));

@@ -14,11 +14,8 @@
 
 #include "buf.h"
 #include "fuzz_common.h"
+#include "fuzz_lua.h"
 #include "json.h"
-
-#ifndef HS_FUZZ_LUA_CPATH
-#define HS_FUZZ_LUA_CPATH "/usr/lib/x86_64-linux-gnu/lua/5.4/?.so"
-#endif
 
 static lua_State *L;
 static unsigned long runs;
@@ -34,14 +31,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    L = luaL_newstate();
-    if (L == NULL)
-        abort();
-    luaL_openlibs(L);
-    lua_getglobal(L, "package");
-    lua_pushliteral(L, HS_FUZZ_LUA_CPATH);
-    lua_setfield(L, -2, "cpath");
-    lua_pop(L, 1);
+    L = hs_fuzz_new_state();
     lua_pushcfunction(L, open_json);
     if (lua_pcall(L, 0, 0, 0) != 0)
         hs_fuzz_fail("hs_json_open: %s (is lua-cjson at %s?)", lua_tostring(L, -1),
