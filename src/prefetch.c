@@ -275,11 +275,9 @@ static int l_wait(lua_State *L)
     fallback = (s->resp.result == HS_T_OK && s->resp.status == 401) ||
                hs_should_retry(c, &s->resp, &s->call, 1, &delay);
     if (!fallback) {
-        top = lua_gettop(L);
         i = hs_push_result_of(L, c, &s->resp, s->url_redacted.data, &s->call, 1);
         slot_release(L, p, s);
         drive(p);
-        (void)top;
         return i;
     }
     /* The ordinary path repeats it with the policy's remaining budget (one
