@@ -2,8 +2,9 @@
  *
  * Retry policy (README "Retries"):
  *   - never reached the server (DNS, refused, connect timeout): any method;
- *   - a read (GET, or a POST marked idempotent): also 429 (Retry-After), 502,
- *     503, 504 and a timeout or broken connection after sending;
+ *   - a read (GET not marked idempotent = false, or a POST marked idempotent):
+ *     also 429 (Retry-After), 502, 503, 504 and a timeout or broken
+ *     connection after sending;
  *   - a write (create, append, edit): never re-sent once its bytes may have
  *     reached the server. libcurl silently re-sends a request when a reused
  *     keep-alive connection turns out dead before any answer; transport.c
@@ -575,9 +576,12 @@ int hs_l_request(lua_State *L)
                                         "query)");
             }
         }
+        /* true marks a POST that only reads; false a GET that changes
+         * something (solicitar_desconexao): never re-sent once it may have
+         * reached the server */
         lua_getfield(L, 4, "idempotent");
-        if (lua_toboolean(L, -1))
-            call.idempotent = 1;
+        if (lua_isboolean(L, -1))
+            call.idempotent = lua_toboolean(L, -1);
         lua_getfield(L, 4, "query");
         lua_getfield(L, 4, "json");
         lua_getfield(L, 4, "files");
