@@ -339,8 +339,9 @@ describe("fake HubSoft server", function()
     it("paginado: Laravel paginator from page 1, next_page_url on another host", function()
       local total = 0
       for p = 1, 3 do
-        local _, r = call("POST", API .. "/atendimento/paginado/20", { token = tok,
-          json = { pagina = p, data_inicio = "2025-09-01", data_fim = "2025-09-30" } })
+        -- as the vendor's server: the page only from ?page=N; `pagina` is ignored
+        local _, r = call("POST", API .. "/atendimento/paginado/20?page=" .. p, { token = tok,
+          json = { pagina = 3 - p, data_inicio = "2025-09-01", data_fim = "2025-09-30" } })
         local a = r.atendimentos
         assert.equal(p, a.current_page)
         assert.equal(3, a.last_page)
@@ -356,9 +357,11 @@ describe("fake HubSoft server", function()
         end
       end
       assert.equal(45, total)
-      local _, r = call("GET", API .. "/atendimento/paginado/20?pagina=0&data_inicio=2025-09-01&data_fim=2025-09-30&status_atendimento=23", { token = tok })
-      assert.equal(1, r.atendimentos.current_page)
+      local _, r = call("GET", API .. "/atendimento/paginado/20?pagina=2&data_inicio=2025-09-01&data_fim=2025-09-30&status_atendimento=23", { token = tok })
+      assert.equal(1, r.atendimentos.current_page) -- pagina=2 is not read
       assert.equal(18, r.atendimentos.total)   -- i % 5 in {1, 4}
+      _, r = call("GET", API .. "/atendimento/paginado/20?page=0&data_inicio=2025-09-01&data_fim=2025-09-30", { token = tok })
+      assert.equal(1, r.atendimentos.current_page) -- Laravel reads a page below 1 as 1
       local _, _, text = call("GET", API .. "/atendimento/paginado/20?data_inicio=2024-01-01&data_fim=2024-01-02", { token = tok })
       assert.truthy(text:find('"data":[]', 1, true))
       _, r = call("GET", API .. "/atendimento/paginado/501?data_inicio=2025-09-01&data_fim=2025-09-30", { token = tok })

@@ -30,8 +30,9 @@ local function ceil_div(a, b) return math.floor((a + b - 1) / b) end
 
 -- The three ways the iterators walk pages. `page_of(record)` reads the page
 -- the server was asked for from a recorded request; for the Laravel
--- paginator it is the page the server serves (page 0 and page 1 are the same
--- page there, so asking for both would be asking twice).
+-- paginator it is `?page=N`, the only place the vendor's server reads it
+-- (page 0 and page 1 are the same page there, so asking for both would be
+-- asking twice).
 local SHAPES = {
   {
     name = "todos_atendimentos (paginacao block, pages from 0)",
@@ -47,10 +48,7 @@ local SHAPES = {
     prefix = PAGINADO,
     extra = {},
     first = 1,
-    page_of = function(r)
-      local p = tonumber(cjson.decode(r.body).pagina) or 0
-      return p < 1 and 1 or p
-    end,
+    page_of = function(r) return tonumber(parse_query(r.query).page) end,
   },
   {
     name = "consultar_atendimentos GET form (Laravel paginator, pages from 1)",
@@ -58,10 +56,7 @@ local SHAPES = {
     prefix = PAGINADO,
     extra = { metodo_http = "GET" },
     first = 1,
-    page_of = function(r)
-      local p = tonumber(parse_query(r.query).pagina) or 0
-      return p < 1 and 1 or p
-    end,
+    page_of = function(r) return tonumber(parse_query(r.query).page) end,
   },
 }
 
@@ -280,6 +275,30 @@ describe("pagination", function()
     end)
   end
 
+  describe("the vendor's paginator, which reads the page only from ?page=N", function()
+    -- Found against the vendor's docs: the client sent only `pagina`, which
+    -- the real server ignores, so every request got page 1 and the walk
+    -- stopped at page 2 with "server did not advance".
+    for _, form in ipairs { {}, { metodo_http = "GET" } } do
+      for _, concurrency in ipairs { 1, 2, 4 } do
+        it(("each(\"consultar_atendimentos\") %s walks every page, concurrency %d")
+          :format(form.metodo_http and "GET form" or "POST form", concurrency), function()
+          srv:seed(merge(MONTH, { tickets = 47 }))
+          local ids = {}
+          for a in api:each("consultar_atendimentos", merge(merge(MONTH, form), { itens_por_pagina = 10 }),
+                            { concurrency = concurrency }) do
+            ids[#ids + 1] = a.id_atendimento
+          end
+          assert.same(range(FIRST_ID, FIRST_ID + 46), ids)
+          local pages = {}
+          for _, r in ipairs(srv:requests(PAGINADO)) do pages[#pages + 1] = tonumber(parse_query(r.query).page) end
+          table.sort(pages)
+          assert.same({ 1, 2, 3, 4, 5 }, pages)
+        end)
+      end
+    end
+  end)
+
   describe("errors while walking", function()
     -- A first page served by a fault (so it does not depend on timing or on
     -- how many pages are in flight), then the failure on the second page.
@@ -457,6 +476,7 @@ describe("pagination", function()
       local recorded = srv:requests(PAGINADO)
       assert.equals(2, #recorded)
       assert.equals(2, cjson.decode(recorded[2].body).pagina)
+      assert.equals("2", parse_query(recorded[2].query).page)
       for _, u in ipairs(urls) do
         assert.equals(srv.url, u:sub(1, #srv.url))
         assert.is_nil(u:find("armadilha", 1, true))

@@ -1,15 +1,41 @@
---- The vendor's atendimento endpoints, as data, and the one caller that runs them.
+--- The vendor's endpoints, as data, and the one caller that runs them.
 --
--- Each row says how a method is called (`positional` arguments, then an
--- optional table of named parameters called `options`), where it goes
--- (`method`, `path` with `:name` placeholders, `body` = "json" or "query"),
--- which parameters it takes and the rules for each, cross-field `checks`, and
--- its retry class (`retry`: "read" may be retried freely, "write" creates or
--- changes something).
+-- Each row of `rows` describes one method. Programs that read the rows
+-- generically (the command line's `help`, the nginx wrapper) may rely on
+-- these fields and their meaning; new fields are only ever added.
+--
+-- Row fields:
+--
+-- * `name`: the method's name (`api:name(...)`);
+-- * `method`, `path`: the HTTP method and the path, with `:name`
+--   placeholders filled from the parameter of that name;
+-- * `body`: where the parameters go: "json" (a JSON object body), "query"
+--   (the query string) or "multipart" (the `files` parameter as attachments);
+-- * `retry`: the retry class: "read" may be retried freely; "write" creates
+--   or changes something at the vendor and is never sent twice once a byte
+--   of it may have reached the server (whatever its HTTP method: a GET can be
+--   a write, see `solicitar_desconexao`);
+-- * `positional`: the names of the positional arguments, in order; then,
+--   when `options` is set, one optional table of named parameters, `options`
+--   being its name in the docs ("filtros", "dados", "opcoes");
+-- * `params`: every parameter (below), positional ones included;
+-- * `checks`: cross-field checks (`V.date_order`, `V.together(a, b)`...),
+--   each `check(values) -> field, message` or nil;
+-- * `variants` (optional): an alternative form of the same endpoint chosen by
+--   a control parameter (`consultar_atendimentos`' `metodo_http = "GET"`);
+-- * `paging` (optional): the method is paginated and `api:pages` / `api:each`
+--   walk it: `records` is the key of the answer holding the records (a list,
+--   or a Laravel paginator whose `data` is the list), `page` the parameter
+--   choosing the page, and `query_page`, when set, a second name under which
+--   the page number also goes into the query string, counted from 1 (the
+--   vendor's Laravel paginator reads only `?page=N`).
 --
 -- A parameter entry is `{name, rules = {...}, required =, default =, value =,
--- path_and_body =, control =, files =, shape =}`:
+-- path_and_body =, control =, files =, shape =, spread =}`:
 --
+-- * `rules`: functions from `hubsoft.validate`, applied in order; each
+--   returns nil and the value to send, or a message (see that module);
+-- * `required`: the call is refused without it (nil or blank);
 -- * `value`: fixed by the method; the caller may not pass it;
 -- * `default`: used when the caller leaves it out;
 -- * a name that appears in `path` goes into the path only, unless
@@ -17,10 +43,13 @@
 -- * `control`: chooses how the request is made, never sent;
 -- * `files`: sent as the multipart attachments;
 -- * `shape`: "object" or "objects" (an array of objects) marks how a table
---   is JSON-encoded, so an empty table is never ambiguous.
+--   is JSON-encoded, so an empty table is never ambiguous;
+-- * `spread`: a table whose keys are sent as parameters of their own
+--   (`configuracao`'s `filtros`).
 --
 -- The caller validates everything first and returns `nil, err` (kind
--- "validation") without sending anything when a rule is broken.
+-- "validation", `err.field` naming the parameter) without sending anything
+-- when a rule is broken.
 -- @module hubsoft.endpoints
 
 local V = require "hubsoft.validate"
@@ -32,6 +61,35 @@ local BASE = "/api/v1/integracao"
 -- Relations each listing documents.
 local REL_LISTAGEM = { "cliente_servico", "usuarios_responsaveis", "atendimento_mensagem", "checklists" }
 local REL_CLIENTE = { "atendimento_mensagem", "ordem_servico_mensagem", "checklists" }
+local REL_CLIENTES = {
+  "endereco_instalacao", "endereco_cadastral", "endereco_cobranca", "endereco_fiscal", "pacotes",
+  "interface", "interface_roteamento", "equipamento_conexao", "equipamento_roteamento", "grupos",
+  "porta_atendimento", "senhas", "status_conexao",
+}
+
+local SERVICO_STATUS = {
+  "agendado_para_instalacao", "aguardando_assinatura_contrato", "aguardando_configuracao",
+  "aguardando_instalacao", "aguardando_liberacao_ti", "aguardando_migracao", "cancelado",
+  "franquia_excedida", "inativo", "servico_habilitado", "suspenso_debito", "suspenso_parcialmente",
+  "suspenso_pedido_cliente",
+}
+
+-- The dates a service-order range or order applies to.
+local OS_DATAS = {
+  "data_cadastro", "data_inicio_programado", "data_inicio_executado",
+  "data_termino_programado", "data_termino_executado",
+}
+local ASC_DESC = V.one_of { "asc", "desc" }
+
+-- The PBX calls take the same fields (the rst applies all six to both).
+local LIGACAO_PARAMS = {
+  { "ramal", rules = { V.digits } },
+  { "identificador_interno", rules = { V.alphanumeric } },
+  { "codigo_cliente", rules = { V.id } },
+  { "id_cliente", rules = { V.id } },
+  { "telefone", rules = { V.telefone } },
+  { "ligacao_params", rules = { V.free_object }, shape = "object" },
+}
 
 local EDIT_PARAMS = {
   { "fechar_atendimento", default = false, rules = { V.boolean } },
@@ -59,11 +117,15 @@ M.rows = {
       { "data_fim", rules = { V.date } },
       { "tipo_atendimento", rules = { V.id_list } },
       { "status_atendimento", rules = { V.id_list } },
-      { "id_servico", rules = { V.id } },
+      { "id_servico", rules = { V.id_or_id_list } },
       { "relacoes", rules = { V.relacoes(REL_LISTAGEM) } },
       { "metodo_http", control = true, rules = { V.one_of { "GET", "POST" } } },
     },
     checks = { V.date_order },
+    -- The vendor's server is a Laravel paginator that reads the page only
+    -- from ?page=N (from 1); the reference's form reads `pagina` (from 0).
+    -- Both are sent, so either server gets the page asked for.
+    paging = { records = "atendimentos", page = "pagina", query_page = "page" },
     -- filtros.metodo_http = "GET" selects the vendor's GET form of the same
     -- endpoint: parameters in the query string, and the dates required.
     variants = {
@@ -83,9 +145,11 @@ M.rows = {
       { "itens_por_pagina", rules = { V.integer(1, 500) } },
       { "data_inicio", rules = { V.date } },
       { "data_fim", rules = { V.date } },
-      { "relacoes", rules = { V.relacoes(REL_LISTAGEM) } },
+      -- the reference names no relations for this listing: any name goes
+      { "relacoes", rules = { V.relacoes(nil) } },
     },
     checks = { V.date_order },
+    paging = { records = "atendimentos", page = "pagina" },
   },
   {
     name = "abrir_atendimento",
@@ -193,10 +257,236 @@ M.rows = {
     path = BASE .. "/configuracao/:recurso",
     body = "query",
     retry = "read",
-    positional = { "recurso" },
+    positional = { "recurso", "filtros" },
     params = {
       { "recurso", required = true, rules = { V.recurso } },
+      -- e.g. {id_tipo_atendimento = 132} for motivo_fechamento_atendimento
+      { "filtros", rules = { V.query_filters }, spread = true },
     },
+  },
+
+  -- The rest of the support desk (vendor docs: clientes, ordem_servico, pbx).
+  {
+    name = "consultar_clientes",
+    method = "GET",
+    path = BASE .. "/cliente",
+    body = "query",
+    retry = "read",
+    positional = { "busca", "termo_busca" },
+    options = "opcoes",
+    params = {
+      { "busca", required = true, rules = { V.one_of {
+        "nome_razaosocial", "nome_fantasia", "cpf_cnpj", "codigo_cliente", "telefone",
+        "login_radius", "ipv4", "mac", "id_cliente_servico" } } },
+      { "termo_busca", required = true, rules = { V.termo_busca } },
+      { "limit", rules = { V.integer(1, 100) } },
+      { "cancelado", rules = { V.sim_nao } },
+      { "ultima_conexao", rules = { V.sim_nao } },
+      { "incluir_contrato", rules = { V.sim_nao } },
+      { "inativo", rules = { V.sim_nao_todos } },
+      { "incluir_alarmes", rules = { V.sim_nao } },
+      { "servico_status", rules = { V.one_of(SERVICO_STATUS) } },
+      { "order_by", rules = { V.one_of { "data_cadastro", "data_fechamento" } } },
+      { "order_type", rules = { ASC_DESC } },
+    },
+  },
+  {
+    name = "todos_clientes",
+    method = "GET",
+    path = BASE .. "/cliente/todos",
+    body = "query",
+    retry = "read",
+    options = "filtros",
+    params = {
+      -- the vendor requires it: page 0 when the caller leaves it out
+      { "pagina", default = 0, rules = { V.integer(0) } },
+      { "itens_por_pagina", required = true, rules = { V.integer(1, 500) } },
+      { "data_inicio", rules = { V.date } },
+      { "data_fim", rules = { V.date } },
+      { "cancelado", rules = { V.sim_nao } },
+      { "possui_pacote", rules = { V.sim_nao } },
+      { "codigo_pacote", rules = { V.text_or_integer } },
+      { "servico_status", rules = { V.one_of(SERVICO_STATUS) } },
+      { "relacoes", rules = { V.relacoes(REL_CLIENTES) } },
+    },
+    checks = { V.date_order },
+    paging = { records = "clientes", page = "pagina" },
+  },
+  {
+    name = "extrato_conexao",
+    method = "GET",
+    path = BASE .. "/cliente/extrato_conexao",
+    body = "query",
+    retry = "read",
+    positional = { "busca", "termo_busca" },
+    options = "opcoes",
+    params = {
+      { "busca", required = true, rules = { V.one_of { "login", "ipv4", "ipv6_wan", "ipv6_lan", "mac" } } },
+      { "termo_busca", required = true, rules = { V.termo_busca } },
+      { "limit", rules = { V.integer(1, 50) } },
+      { "data_inicio", rules = { V.date } },
+      { "data_fim", rules = { V.date } },
+    },
+    checks = { V.date_order },
+  },
+  {
+    name = "desbloqueio_confianca",
+    method = "POST",
+    path = BASE .. "/cliente/desbloqueio_confianca",
+    body = "json",
+    retry = "write",
+    positional = { "id_cliente_servico", "dias_desbloqueio" },
+    params = {
+      { "id_cliente_servico", required = true, rules = { V.id } },
+      { "dias_desbloqueio", rules = { V.integer(1) } },
+    },
+  },
+  {
+    name = "solicitar_desconexao",
+    method = "GET",
+    path = BASE .. "/cliente/solicitar_desconexao/:id_cliente_servico",
+    body = "query",
+    retry = "write", -- a GET that drops the customer's session
+    positional = { "id_cliente_servico" },
+    params = {
+      { "id_cliente_servico", required = true, rules = { V.id } },
+    },
+  },
+  {
+    name = "resetar_mac",
+    method = "POST",
+    path = BASE .. "/cliente/reset_mac_addr",
+    body = "json",
+    retry = "write",
+    positional = { "id_cliente_servico" },
+    params = {
+      { "id_cliente_servico", required = true, rules = { V.id } },
+    },
+  },
+  {
+    name = "consultar_ordens_servico",
+    method = "POST",
+    path = BASE .. "/ordem_servico/consultar",
+    body = "json",
+    retry = "read", -- a POST that only queries
+    options = "filtros",
+    params = {
+      { "consulta", required = true, rules = { V.text_or_integer } },
+      { "data_inicio", required = true, rules = { V.date_or_datetime } },
+      { "data_fim", required = true, rules = { V.date_or_datetime } },
+      { "tipo_data", rules = { V.one_of(OS_DATAS) } },
+      { "order_by", rules = { V.one_of(OS_DATAS) } },
+      { "order_by_key", rules = { ASC_DESC } },
+      { "status", rules = { V.one_of { "pendente", "finalizado", "aguardando_agendamento" } } },
+      { "tecnicos", rules = { V.tecnicos }, shape = "objects" },
+      { "tipo_ordem_servicos", rules = { V.tipos_ordem_servico }, shape = "objects" },
+      { "id_ordem_servico", rules = { V.id } },
+    },
+    checks = { V.datetime_order },
+  },
+  {
+    name = "todas_ordens_servico",
+    method = "GET",
+    path = BASE .. "/ordem_servico/todos",
+    body = "query",
+    retry = "read",
+    options = "filtros",
+    params = {
+      { "pagina", default = 0, rules = { V.integer(0) } },
+      { "itens_por_pagina", required = true, rules = { V.integer(1, 500) } },
+      { "data_inicio", rules = { V.date } },
+      { "data_fim", rules = { V.date } },
+      { "tipo_data", rules = { V.one_of(OS_DATAS) } },
+      { "relacoes", rules = { V.relacoes { "tecnicos" } } },
+    },
+    checks = { V.date_order },
+    paging = { records = "ordens_servico", page = "pagina" },
+  },
+  {
+    name = "ordens_servico_do_cliente",
+    method = "GET",
+    path = BASE .. "/cliente/ordem_servico",
+    body = "query",
+    retry = "read",
+    positional = { "busca", "termo_busca" },
+    options = "opcoes",
+    params = {
+      { "busca", required = true,
+        rules = { V.one_of { "codigo_cliente", "cpf_cnpj", "id_cliente_servico", "numero_ordem_servico" } } },
+      -- documented as optional
+      { "termo_busca", rules = { V.termo_busca } },
+      { "limit", rules = { V.integer(1, 50) } },
+      { "status", rules = { V.one_of { "pendente", "aguardando_agendamento", "finalizado" } } },
+      { "order_by", rules = { V.one_of { "data_cadastro", "data_inicio_programado" } } },
+      { "order_type", rules = { ASC_DESC } },
+      { "data_inicio", rules = { V.date } },
+      { "data_fim", rules = { V.date } },
+    },
+    checks = { V.date_order },
+  },
+  {
+    name = "agendar_ordem_servico",
+    method = "POST",
+    path = BASE .. "/ordem_servico/agendar",
+    body = "json",
+    retry = "write",
+    positional = { "id_ordem_servico" },
+    params = {
+      { "id_ordem_servico", required = true, rules = { V.id } },
+    },
+  },
+  {
+    name = "reagendar_ordem_servico",
+    method = "POST",
+    path = BASE .. "/ordem_servico/reagendar",
+    body = "json",
+    retry = "write",
+    positional = { "id_ordem_servico" },
+    options = "dados",
+    params = {
+      { "id_ordem_servico", required = true, rules = { V.id } },
+      { "data_inicio_programado", required = true, rules = { V.date } },
+      { "hora_inicio_programado", required = true, rules = { V.hora } },
+      { "data_termino_programado", required = true, rules = { V.date } },
+      { "hora_termino_programado", required = true, rules = { V.hora } },
+      { "id_usuario_antigo", rules = { V.id } },
+      { "id_usuario_novo", rules = { V.id } },
+    },
+    checks = { V.together("id_usuario_antigo", "id_usuario_novo"), V.schedule_order },
+  },
+  {
+    name = "remover_agendamento",
+    method = "POST",
+    path = BASE .. "/ordem_servico/remove_agendamento",
+    body = "json",
+    retry = "write",
+    positional = { "id_ordem_servico" },
+    options = "dados",
+    params = {
+      { "id_ordem_servico", required = true, rules = { V.id } },
+      { "id_motivo_remocao_agendamento", required = true, rules = { V.id } },
+      { "observacao", required = true, rules = { V.min_chars(10) } },
+    },
+  },
+  {
+    name = "notificar_ligacao",
+    method = "POST",
+    path = BASE .. "/pbx/ligacao/notificar",
+    body = "json",
+    retry = "write",
+    options = "dados",
+    params = LIGACAO_PARAMS,
+    checks = { V.one_required("ramal", "identificador_interno") },
+  },
+  {
+    name = "cancelar_ligacao",
+    method = "POST",
+    path = BASE .. "/pbx/ligacao/cancelar",
+    body = "json",
+    retry = "write",
+    options = "dados",
+    params = LIGACAO_PARAMS,
+    checks = { V.one_required("ramal", "identificador_interno") },
   },
 }
 
@@ -413,6 +703,17 @@ function M.prepare(core, row, ...)
     if v ~= nil and not p.control and (p.path_and_body or not row.in_path[p.name]) then
       if p.files then
         files = v
+      elseif p.spread then
+        for _, k in ipairs(sorted_keys(v)) do
+          if row.spec[k] then
+            return fail(p.name .. "." .. k, "is a parameter of " .. row.name .. " itself, not a filter")
+          end
+          if body == "query" then
+            query[k] = type(v[k]) == "table" and v[k] or V.text(v[k])
+          else
+            json[k] = v[k]
+          end
+        end
       elseif body == "query" then
         query[p.name] = V.text(v)
       else
@@ -420,16 +721,24 @@ function M.prepare(core, row, ...)
       end
     end
   end
+  -- The page number also in the query string, from 1 (see `paging` above).
+  local paging = row.paging
+  if paging and paging.query_page and values[paging.page] ~= nil then
+    query[paging.query_page] = V.text(math.max(values[paging.page], 1))
+  end
 
+  -- A read may be re-sent; a write never once it may have reached the
+  -- server. Said explicitly both ways: a GET may be a write.
   local opts = { idempotent = row.retry == "read" }
   if body == "multipart" then
     opts.files = files
-  elseif body == "query" then
+  else
     if not is_empty(query) then
       opts.query = query
     end
-  else
-    opts.json = core.object(json)
+    if body ~= "query" then
+      opts.json = core.object(json)
+    end
   end
   return { method = method, path = path, opts = opts }
 end

@@ -3,22 +3,30 @@
 -- Two response shapes are understood:
 --
 -- 1. a `paginacao` block `{primeira_pagina, ultima_pagina, pagina_atual,
---    total_registros}` with the records in `atendimentos` (pages from 0);
--- 2. a Laravel paginator in `atendimentos = {current_page, data, last_page,
---    next_page_url, per_page, total}` (pages from 1).
+--    total_registros}` with the records in a list beside it (pages from 0);
+-- 2. a Laravel paginator `{current_page, data, last_page, next_page_url,
+--    per_page, total}` under the records' key (pages from 1).
 --
--- The page number always goes through the method's own `pagina` parameter:
--- `next_page_url` is never requested (it may name another host). A page is
--- never requested twice; a server that does not advance is an error, not a
--- loop.
+-- Which methods are paginated, which key holds their records and which
+-- parameter chooses the page is data in their endpoint rows (`paging`).
+-- The page number always goes through that parameter: `next_page_url` is
+-- never requested (it may name another host). A page is never requested
+-- twice; a server that does not advance is an error, not a loop.
 -- @module hubsoft.paginate
+
+local endpoints = require "hubsoft.endpoints"
 
 local M = {}
 
-local PAGINATED = {
-  consultar_atendimentos = true,
-  todos_atendimentos = true,
-}
+-- metodo -> the row's paging block, and the names for messages
+local PAGINATED, NAMES = {}, {}
+for _, row in ipairs(endpoints.rows) do
+  if row.paging then
+    PAGINATED[row.name] = row.paging
+    NAMES[#NAMES + 1] = '"' .. row.name .. '"'
+  end
+end
+local NAMES_TEXT = table.concat(NAMES, ", ")
 
 local MAX_CONCURRENCY = 8
 local DEFAULT_CONCURRENCY = 2
@@ -47,23 +55,25 @@ end
 --- Read one page of either shape.
 -- @param resp decoded response
 -- @param null the JSON null sentinel
+-- @param key the key holding the records (default "atendimentos")
 -- @return records, current page number (or nil), whether the metadata
 --   announces a further page, the last page number (or nil), and the number
 --   of the shape's first page (0 or 1); or nil when the shape is not recognized
-function M.read_page(resp, null)
+function M.read_page(resp, null, key)
+  key = key or "atendimentos"
   if type(resp) ~= "table" then
     return nil
   end
   local pag = resp.paginacao
   if type(pag) == "table" then
-    local records = resp.atendimentos
+    local records = resp[key]
     if type(records) ~= "table" then
       return nil
     end
     local current, last = num(pag.pagina_atual), num(pag.ultima_pagina)
     return records, current, last == nil or current == nil or current < last, last, 0
   end
-  local lp = resp.atendimentos
+  local lp = resp[key]
   if type(lp) == "table" and type(lp.data) == "table" then
     local current, last = num(lp.current_page), num(lp.last_page)
     local more = (last == nil or current == nil or current < last)
@@ -86,9 +96,10 @@ end
 -- @param concurrency how many pages may be in flight (unused here)
 -- @return function(k, last) -> response; raises the error table on failure
 function M.sequential_fetcher(api, metodo, base, concurrency) -- luacheck: no unused args
+  local page = PAGINATED[metodo].page
   return function(k)
     local filtros = copy(base)
-    filtros.pagina = k
+    filtros[page] = k
     local resp, err = api[metodo](api, filtros)
     if resp == nil then
       error(err, 0)
@@ -108,12 +119,13 @@ end
 -- @param base the caller's filtros (a private copy)
 -- @param concurrency how many pages may be downloading at once
 -- @param core the C core module
--- @param endpoints the endpoint table module (builds each page's request)
+-- @param rows the endpoint table module (builds each page's request)
 -- @return function(k, last) -> response (raises the error table on failure),
 --   and a function that cancels whatever is still in flight
-function M.prefetching_fetcher(api, metodo, base, concurrency, core, endpoints)
+function M.prefetching_fetcher(api, metodo, base, concurrency, core, rows)
   local pf
   local inflight = {} -- page number -> transfer id
+  local page = PAGINATED[metodo].page
 
   local function cancel()
     if pf then
@@ -125,8 +137,8 @@ function M.prefetching_fetcher(api, metodo, base, concurrency, core, endpoints)
 
   local function start(k)
     local filtros = copy(base)
-    filtros.pagina = k
-    local req, err = endpoints.prepare(core, metodo, filtros)
+    filtros[page] = k
+    local req, err = rows.prepare(core, metodo, filtros)
     if not req then
       cancel()
       error(err, 0)
@@ -182,7 +194,7 @@ local function check_args(api, metodo, filtros, opts, who)
     error("hubsoft: call it with a colon: api:" .. who .. "(...)", 3)
   end
   if not PAGINATED[metodo] then
-    error("hubsoft: " .. who .. ": metodo must be \"consultar_atendimentos\" or \"todos_atendimentos\"", 3)
+    error("hubsoft: " .. who .. ": metodo must be a paginated method: " .. NAMES_TEXT, 3)
   end
   if filtros ~= nil and type(filtros) ~= "table" then
     error("hubsoft: " .. who .. ": filtros must be a table", 3)
@@ -213,15 +225,15 @@ end
 -- page_number, response, records for each non-empty page, then nil.
 local function walker(core, api, metodo, filtros, concurrency)
   local base = copy(filtros)
-  local fetch, cancel = M.prefetching_fetcher(api, metodo, base, concurrency, core,
-                                              require "hubsoft.endpoints")
-  local next_page = base.pagina or 0
+  local paging = PAGINATED[metodo]
+  local fetch, cancel = M.prefetching_fetcher(api, metodo, base, concurrency, core, endpoints)
+  local next_page = base[paging.page] or 0
   local requested = {}
   local previous -- page number the server reported for the previous page
   local last -- last page number the metadata announced, if any
   local done = false
 
-  local row = require("hubsoft.endpoints").by_name[metodo]
+  local row = endpoints.by_name[metodo]
   local function fail(kind, message)
     done = true
     cancel()
@@ -243,10 +255,11 @@ local function walker(core, api, metodo, filtros, concurrency)
     requested[k] = true
     done = true -- until this page proves there is another
     local resp = fetch(k, last)
-    local records, current, more, last_page, first = M.read_page(resp, core.null)
+    local records, current, more, last_page, first = M.read_page(resp, core.null, paging.records)
     last = last_page or last
     if records == nil then
-      fail("decode", "page " .. tostring(k) .. " has neither a paginacao block nor a paginator in atendimentos")
+      fail("decode", "page " .. tostring(k) .. " has neither a paginacao block nor a paginator in "
+        .. paging.records)
     end
     -- a page that does not say its number is the one asked for (a paginator
     -- counts from 1, so our first request, 0, is its page 1)
@@ -293,7 +306,8 @@ end
 -- no place for a second value. `break` is always safe. A bad `metodo` or
 -- `opts` raises a Lua error at once.
 -- @function pages
--- @tparam string metodo "consultar_atendimentos" or "todos_atendimentos"
+-- @tparam string metodo a paginated method: "consultar_atendimentos",
+--   "todos_atendimentos", "todos_clientes" or "todas_ordens_servico"
 -- @tparam table filtros the method's parameters (`pagina`: the first page to read)
 -- @tparam[opt] table opts `{concurrency = N}`: pages downloading at once, 1..8,
 --   default 2 (the next page arrives while the caller works on this one)
@@ -303,10 +317,12 @@ end
 -- end
 
 --- Iterate over every record of every page (installed as `api:each`).
--- Same walk as `pages`; yields each atendimento in order, and the page number
+-- Same walk as `pages`; yields each record (an atendimento, a cliente, an
+-- ordem de serviço) in order, and the page number
 -- as a second value.
 -- @function each
--- @tparam string metodo "consultar_atendimentos" or "todos_atendimentos"
+-- @tparam string metodo a paginated method: "consultar_atendimentos",
+--   "todos_atendimentos", "todos_clientes" or "todas_ordens_servico"
 -- @tparam table filtros the method's parameters
 -- @tparam[opt] table opts `{concurrency = N}`, 1..8, default 2
 -- @return an iterator yielding record, page_number

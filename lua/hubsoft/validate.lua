@@ -178,6 +178,21 @@ function V.id_list(v)
   return nil, concat(out, ",")
 end
 
+--- One id, or a list of ids where the reference says "ids": a single id is
+-- sent as `V.id` sends it (a number stays a number, as in the vendor's
+-- example `"id_servico": 1234`), a list as `"1,2,3"`.
+-- @param v the value
+-- @return nil, id or "1,2,3" when fine; message otherwise
+function V.id_or_id_list(v)
+  if type(v) == "number" or (type(v) == "string" and not v:find(",", 1, true)) then
+    local bad, id = V.id(v)
+    if not bad then
+      return nil, id
+    end
+  end
+  return V.id_list(v)
+end
+
 --- An integer within bounds (`hi` optional).
 -- Accepts integer-valued numbers and strings of digits; the result is a number.
 -- @param lo smallest accepted value
@@ -335,16 +350,24 @@ function V.recurso(v)
   return nil, v
 end
 
---- Relations to load, from a fixed list: a comma string or a Lua array.
--- Sent as a comma string.
--- @param allowed array of the relation names this endpoint documents
+--- Relations to load: a comma string or a Lua array. Sent as a comma string.
+-- With a list, every item must be from it; without one (an endpoint whose
+-- reference names no relations), every item must be a relation name
+-- (lower-case letters, digits and underscores).
+-- @param allowed array of the relation names this endpoint documents, or nil
 -- @return the rule
 function V.relacoes(allowed)
-  local set = {}
-  for _, a in ipairs(allowed) do
-    set[a] = true
+  local set, msg = {}, "must be a comma list or array of relation names (lower-case letters, digits, _)"
+  if allowed then
+    for _, a in ipairs(allowed) do
+      set[a] = true
+    end
+    msg = "must be a comma list or array of: " .. concat(allowed, ", ")
+  else
+    set = setmetatable({}, { __index = function(_, k)
+      return type(k) == "string" and k:match("^[a-z][a-z0-9_]*$") ~= nil
+    end })
   end
-  local msg = "must be a comma list or array of: " .. concat(allowed, ", ")
   return function(v)
     local items
     if type(v) == "string" then
@@ -363,6 +386,115 @@ function V.relacoes(allowed)
     end
     return nil, concat(out, ",")
   end
+end
+
+--- A date `YYYY-MM-DD`, or a date and time `YYYY-MM-DD HH:MM:SS` (for
+-- endpoints whose reference shows both).
+-- @param v the value
+-- @return nil, v when fine; message otherwise
+function V.date_or_datetime(v)
+  local msg = "must be a real calendar date written YYYY-MM-DD or YYYY-MM-DD HH:MM:SS"
+  if type(v) ~= "string" then
+    return msg
+  end
+  local day, time = v:match("^(%d%d%d%d%-%d%d%-%d%d)(.*)$")
+  if not day or V.date(day) then
+    return msg
+  end
+  if time ~= "" and (time:sub(1, 1) ~= " " or V.hora(time:sub(2))) then
+    return msg
+  end
+  return nil, v
+end
+
+--- A time of day written `HH:MM:SS` (00:00:00 to 23:59:59).
+-- @param v the value
+-- @return nil, v when fine; message otherwise
+function V.hora(v)
+  local msg = "must be a time of day written HH:MM:SS (e.g. \"08:00:00\")"
+  if type(v) ~= "string" then
+    return msg
+  end
+  local h, m, s = v:match("^(%d%d):(%d%d):(%d%d)$")
+  if not h or tonumber(h) > 23 or tonumber(m) > 59 or tonumber(s) > 59 then
+    return msg
+  end
+  return nil, v
+end
+
+--- A text of at least `n` characters (UTF-8 characters, not bytes), not
+-- counting spaces at either end.
+-- @param n the minimum
+-- @return the rule
+function V.min_chars(n)
+  local msg = format("must be a string of at least %d characters", n)
+  return function(v)
+    if type(v) ~= "string" then
+      return msg
+    end
+    local _, count = trim(v):gsub("[^\128-\191]", "")
+    if count < n then
+      return msg
+    end
+    return nil, v
+  end
+end
+
+--- A number as the vendor writes "numeric" (an extension, a client code):
+-- a string of digits or a whole number >= 0. Sent as given.
+-- @param v the value
+-- @return nil, v when fine; message otherwise
+function V.digits(v)
+  if type(v) == "string" and v:match("^%d+$") then
+    return nil, v
+  end
+  local n = integer_of(v)
+  if type(v) == "number" and n and n >= 0 then
+    return nil, n
+  end
+  return "must be a string of digits or a whole number >= 0"
+end
+
+--- Letters and digits only (ASCII), or a whole number >= 0 sent as digits.
+-- @param v the value
+-- @return nil, string when fine; message otherwise
+function V.alphanumeric(v)
+  if type(v) == "string" and v:match("^%w+$") then
+    return nil, v
+  end
+  local n = type(v) == "number" and integer_of(v)
+  if n and n >= 0 then
+    return nil, format("%d", n)
+  end
+  return "must be letters and digits only"
+end
+
+--- A code or a search text: a non-empty string, or a whole number (kept a number).
+-- @param v the value
+-- @return nil, v when fine; message otherwise
+function V.text_or_integer(v)
+  if type(v) == "string" and v:match("%S") then
+    return nil, v
+  end
+  local n = type(v) == "number" and integer_of(v)
+  if n then
+    return nil, n
+  end
+  return "must be a non-empty string or a whole number"
+end
+
+--- `"sim"`, `"nao"`, `"todos"` or a Lua boolean (true is "sim", false "nao").
+-- @param v the value
+-- @return nil, "sim"|"nao"|"todos" when fine; message otherwise
+function V.sim_nao_todos(v)
+  if v == "todos" then
+    return nil, v
+  end
+  local bad, x = V.sim_nao(v)
+  if bad then
+    return 'must be "sim", "nao", "todos" or a boolean'
+  end
+  return nil, x
 end
 
 -- ------------------------------------------------------------------------
@@ -396,6 +528,52 @@ function V.scalar_map(t)
     out[k] = v
   end
   return nil, out
+end
+
+-- The deepest nesting accepted in a free-form block: well under the JSON
+-- encoder's own limit, deep enough for any real "any information" block.
+local FREE_DEPTH = 32
+
+local function free_value(v, depth, seen)
+  if is_scalar(v) then
+    return nil, v
+  end
+  if type(v) ~= "table" then
+    return "must be a string, a number, a boolean or a table of them"
+  end
+  if seen[v] then
+    return "holds itself (a cycle cannot be sent as JSON)"
+  end
+  if depth > FREE_DEPTH then
+    return format("is nested more than %d levels deep", FREE_DEPTH)
+  end
+  seen[v] = true
+  local out, array = {}, is_array(v)
+  for k, x in pairs(v) do
+    if not array and (type(k) ~= "string" or k == "") then
+      return "keys must be non-empty strings (or the table an array)", "[" .. tostring(k) .. "]"
+    end
+    local msg, y = free_value(x, depth + 1, seen)
+    if msg then
+      return msg, (array and ("[" .. k .. "]") or ("." .. k)) .. (y or "")
+    end
+    out[k] = y
+  end
+  seen[v] = nil
+  return nil, out
+end
+
+--- Free-form "any information" (the vendor's words for `parametros` and
+-- `ligacao_params`): a table of string keys whose values are strings,
+-- numbers, booleans, arrays or further such tables, at most 32 levels deep.
+-- Returns a copy; a failure names where (`.origem`, `.itens[2]`).
+-- @param t the value
+-- @return nil, copy when fine; message, subfield otherwise
+function V.free_object(t)
+  if type(t) ~= "table" or (next(t) ~= nil and is_array(t)) then
+    return "must be a table of string keys (values: strings, numbers, booleans or tables)"
+  end
+  return free_value(t, 1, {})
 end
 
 --- Wrap an item rule so it takes a single item or an array of them.
@@ -518,16 +696,93 @@ V.fechamento_criar = V.list_of(respelled("id_motivo_fechamento_atendimento", "id
 -- @function fechamento_editar
 V.fechamento_editar = respelled("id_motivo_fechamento", "id_motivo_fechamento_atendimento")
 
---- Free-form `parametros` of the create: one table or an array of tables.
+--- Free-form `parametros` of the create: one table or an array of tables,
+-- each as `free_object` (nested tables allowed).
 -- @function parametros_lista
-V.parametros_lista = V.list_of(V.scalar_map)
+V.parametros_lista = V.list_of(V.free_object)
 
---- Free-form `parametros` of the edit: one table (an object).
+--- Free-form `parametros` of the edit: one table (an object), as `free_object`.
 -- @param t the value
 -- @return nil, copy when fine; message, subfield otherwise
 function V.parametros_objeto(t)
-  return V.scalar_map(t)
+  return V.free_object(t)
 end
+
+--- Query filters passed through to the server (configuracao): a table of
+-- parameter names (letters, digits, `_`) to strings, numbers, booleans or
+-- arrays of them (sent as comma lists). Returns a copy.
+-- @param t the value
+-- @return nil, copy when fine; message, subfield otherwise
+function V.query_filters(t)
+  if type(t) ~= "table" then
+    return "must be a table of parameter names to values"
+  end
+  local out = {}
+  for k, v in pairs(t) do
+    if type(k) ~= "string" or not k:match("^[%w_]+$") then
+      return "keys must be parameter names (letters, digits, _)", "[" .. tostring(k) .. "]"
+    end
+    if is_array(v) then
+      for i = 1, #v do
+        if not is_scalar(v[i]) then
+          return "must be a string, a number, a boolean or an array of them", "." .. k .. "[" .. i .. "]"
+        end
+      end
+    elseif not is_scalar(v) then
+      return "must be a string, a number, a boolean or an array of them", "." .. k
+    end
+    out[k] = v
+  end
+  return nil, out
+end
+
+-- A list of objects each holding one id under `key`: the vendor's
+-- `[{"id": 1}]`. Also takes a plain list of ids (`{1, 5}`) or "1,5".
+local function id_objects(key)
+  local msg = format('must be a list of ids or of {%s = id} tables', key)
+  return function(v)
+    local items
+    if type(v) == "string" or type(v) == "number" then
+      local bad, s = V.id_list(v)
+      if bad then
+        return msg
+      end
+      items = split_commas(s)
+    elseif is_array(v) then
+      items = v
+    else
+      return msg
+    end
+    local out = {}
+    for i = 1, #items do
+      local item = items[i]
+      if type(item) == "table" then
+        for k in pairs(item) do
+          if k ~= key then
+            return "unknown key (allowed: " .. key .. ")", "[" .. i .. "]." .. tostring(k)
+          end
+        end
+        item = item[key]
+      end
+      local bad, id = V.id(item)
+      if bad then
+        return bad, "[" .. i .. "]"
+      end
+      out[i] = { [key] = id }
+    end
+    return nil, out
+  end
+end
+
+--- `tecnicos` of ordem_servico/consultar: `{{id = 1}, ...}` or `{1, ...}`,
+-- sent as an array of `{"id": n}` objects.
+-- @function tecnicos
+V.tecnicos = id_objects("id")
+
+--- `tipo_ordem_servicos` of ordem_servico/consultar: `{{id_tipo_ordem_servico = 1}}`
+-- or `{1, ...}`, sent as an array of `{"id_tipo_ordem_servico": n}` objects.
+-- @function tipos_ordem_servico
+V.tipos_ordem_servico = id_objects("id_tipo_ordem_servico")
 
 local function no_controls(s)
   return type(s) == "string" and s ~= "" and not s:find("%c")
@@ -636,6 +891,60 @@ function V.date_order(p)
   -- Both are valid YYYY-MM-DD strings here, which sort as dates.
   if p.data_inicio and p.data_fim and p.data_fim < p.data_inicio then
     return "data_fim", "must not be before data_inicio"
+  end
+end
+
+--- Dates that may carry a time (`YYYY-MM-DD[ HH:MM:SS]`): data_fim may not
+-- come before data_inicio. Compared by day when either has no time.
+-- @param p normalized values
+-- @return field, message or nil
+function V.datetime_order(p)
+  local a, b = p.data_inicio, p.data_fim
+  if a and b then
+    if #a ~= #b then
+      a, b = a:sub(1, 10), b:sub(1, 10)
+    end
+    if b < a then
+      return "data_fim", "must not be before data_inicio"
+    end
+  end
+end
+
+--- Both or neither: `a` and `b` go together.
+-- @param a a parameter name
+-- @param b another
+-- @return the check
+function V.together(a, b)
+  return function(p)
+    if (p[a] == nil) ~= (p[b] == nil) then
+      local missing = p[a] == nil and a or b
+      return missing, "is required when " .. (missing == a and b or a) .. " is given (send both or neither)"
+    end
+  end
+end
+
+--- At least one of `a` and `b`.
+-- @param a a parameter name
+-- @param b another
+-- @return the check
+function V.one_required(a, b)
+  return function(p)
+    if p[a] == nil and p[b] == nil then
+      return a, "is required when " .. b .. " is absent (give " .. a .. " or " .. b .. ")"
+    end
+  end
+end
+
+--- A rescheduling may not end before it starts.
+-- @param p normalized values
+-- @return field, message or nil
+function V.schedule_order(p)
+  local ini = p.data_inicio_programado and p.hora_inicio_programado
+    and (p.data_inicio_programado .. " " .. p.hora_inicio_programado)
+  local fim = p.data_termino_programado and p.hora_termino_programado
+    and (p.data_termino_programado .. " " .. p.hora_termino_programado)
+  if ini and fim and fim < ini then
+    return "data_termino_programado", "must not be before data_inicio_programado (with the hours)"
   end
 end
 

@@ -507,6 +507,7 @@ local function reset_state()
     faults_applied = 0, without_accept_json = 0, tokens_issued = 0,
   }
   make_seed(OPTS.seed_tickets, parse_day("2025-01-01"), parse_day("2025-12-31"))
+  S.suporte = nil -- the support desk's state starts afresh (see suporte())
 end
 
 ---------------------------------------------------------------- tokens
@@ -1276,10 +1277,11 @@ local function route_paginado(req, qty_str)
   if not per or per < 1 or per > 500 then
     return api_error(VALIDATION_MSG, { "A quantidade de itens por página deve estar entre 1 e 500." })
   end
-  local pagina = get(p, "pagina")
-  if is_null(pagina) or pagina == "" then pagina = 0 else pagina = to_int(pagina) end
-  if not pagina or pagina < 0 then return api_error(VALIDATION_MSG, { "O campo pagina deve ser um número inteiro." }) end
-  if pagina == 0 then pagina = 1 end
+  -- The vendor's route is a Laravel paginator: the page comes only from
+  -- ?page=N in the query string, from 1 (anything else reads as page 1);
+  -- `pagina`, in the body or the query, is ignored.
+  local pagina = to_int(req.q.page)
+  if not pagina or pagina < 1 then pagina = 1 end
   local list, err = filter_tickets(p, true)
   if not list then return err end
   local rel = rel_set(get(p, "relacoes"))
@@ -1403,6 +1405,855 @@ local function route_configuracao(req, recurso)
   return json_resp(200, ok)
 end
 
+---------------------------------------------------------------- support desk: clientes, ordens de serviço, PBX
+-- Shapes follow the vendor's examples (hubsoft-api-suporte.md): ids as
+-- numbers in answers, O.S. `numero` a string or a number by endpoint,
+-- "suscess" in cliente/ordem_servico, `ultima_conexao` an object or [],
+-- accents, nulls. The actions (unlocks, disconnects, pop-ups, scheduling) are
+-- kept in S.suporte, shown by GET /__control/suporte.
+
+-- (one block: the main chunk may hold at most 200 locals)
+local SUPORTE = {}
+do
+  -- What the vendor's client records hold beyond the tickets' CLIENTES rows.
+  local CLIENTE_DADOS = {
+    [24930] = { tipo_pessoa = "pf", telefone_primario = "3733334444", telefone_secundario = "37988242968",
+      email_principal = "lavynia@example.com.br", data_cadastro = "2017-08-05 00:00:00", rg = "MG16999888" },
+    [24931] = { tipo_pessoa = "pf", telefone_primario = "81987654321", telefone_secundario = NULL,
+      email_principal = "bianca@example.com.br", data_cadastro = "2019-03-12 09:41:07", rg = NULL },
+    [24932] = { tipo_pessoa = "pj", telefone_primario = "8132221000", telefone_secundario = "81999990000",
+      email_principal = "ti@josetelecom.com.br", data_cadastro = "2021-11-30 16:02:55", rg = NULL },
+  }
+
+  -- Services without authentication data (a dedicated link): reset_mac_addr refuses them.
+  local SEM_AUTENTICACAO = { [20001] = true }
+  -- Services whose concentrator cannot be reached: solicitar_desconexao fails.
+  local CONCENTRADOR_OFFLINE = { [20002] = true }
+  local LIMITE_DIAS_DESBLOQUEIO = 3
+
+  local MOTIVOS_REMOCAO = {
+    { id_motivo_remocao_agendamento = 8, descricao = "Cliente pediu para remarcar" },
+    { id_motivo_remocao_agendamento = 9, descricao = "Técnico indisponível" },
+  }
+  local MOTIVO_REMOCAO_BY_ID = {}
+  for _, m in ipairs(MOTIVOS_REMOCAO) do MOTIVO_REMOCAO_BY_ID[m.id_motivo_remocao_agendamento] = m end
+
+  local TECNICO_BY_ID = {}
+  for _, t in ipairs(TECNICOS) do TECNICO_BY_ID[t.id] = t end
+
+  local OS_STATUS_LABEL = {
+    aguardando_agendamento = "Aguardando Agendamento", pendente = "Pendente", finalizado = "Finalizado",
+  }
+
+  local function suporte()
+    if not S.suporte then
+      S.suporte = {
+        clientes = {}, servicos = {}, ordens = {}, next_os_id = 90001,
+        ligacoes = {}, desbloqueios = {}, desconexoes = {}, resets_mac = {},
+      }
+    end
+    return S.suporte
+  end
+
+  local function find_servico(id)
+    id = to_int(id)
+    if not id then return nil end
+    return SERVICO_BY_ID[id] or suporte().servicos[id]
+  end
+
+  local function find_cliente(id) return CLIENTE_BY_ID[id] or suporte().clientes[id] end
+
+  -- Every client, base ones first, then seeded ones, by id.
+  local function all_clientes()
+    local l = {}
+    for _, c in ipairs(CLIENTES) do l[#l + 1] = c end
+    for _, c in ipairs(suporte().clientes) do l[#l + 1] = c end
+    table.sort(l, function(a, b) return a.id_cliente < b.id_cliente end)
+    return l
+  end
+
+  local function servicos_of(c)
+    local l = {}
+    for _, s in ipairs(SERVICOS) do if s.id_cliente == c.id_cliente then l[#l + 1] = s end end
+    for _, s in ipairs(suporte().servicos) do if s.id_cliente == c.id_cliente then l[#l + 1] = s end end
+    return l
+  end
+
+  local function dados_of(c) return CLIENTE_DADOS[c.id_cliente] or c.dados or {} end
+
+  local function login_of(s) return fmt("cliente%d", s.id_cliente_servico) end
+  local function ipv4_of(s) return fmt("10.99.%d.%d", floor(s.id_cliente_servico / 250) % 250, s.id_cliente_servico % 250 + 2) end
+  local function mac_of(s)
+    local n = s.id_cliente_servico
+    return fmt("58:10:8C:%02X:%02X:%02X", floor(n / 65536) % 256, floor(n / 256) % 256, n % 256)
+  end
+
+  local function endereco_block(s, cadastro)
+    local cep = s.cep
+    local r = {
+      completo = fmt("%s, %s - %s, %s/%s", s.endereco, s.numero, s.bairro, upper_pt(s.cidade), s.uf),
+      endereco = s.endereco, numero = s.numero, complemento = "", bairro = s.bairro,
+      cep = cep:sub(1, 5) .. "-" .. cep:sub(6), estado = s.uf,
+      uf = s.uf == "PE" and "PERNAMBUCO" or "MINAS GERAIS", cidade = s.cidade,
+      coordenadas = { latitude = -19.8562717, longitude = -45.0105913 },
+    }
+    if cadastro then
+      -- cliente/todos: no logradouro, a referencia, the CEP in `completo` and without its dash
+      r.completo = r.completo .. " | CEP: " .. r.cep
+      r.cep, r.referencia = cep, NULL
+      r.coordenadas = { latitude = NULL, longitude = NULL }
+    else
+      r.logradouro = s.endereco:match("^(%S+)") or ""
+    end
+    return r
+  end
+
+  local function servico_record(s, p, todos)
+    local r = {
+      id_cliente_servico = s.id_cliente_servico, numero_plano = s.numero_plano, nome = s.nome,
+      valor = s.valor, status = s.status, status_prefixo = s.status_prefixo,
+      tecnologia = s.id_servico % 2 == 0 and "FIBRA" or "WIRELESS",
+      login = login_of(s), senha = "123", referencia = NULL, ipv4 = ipv4_of(s), ipv6 = NULL,
+      mac_addr = mac_of(s), phy_addr = mac_of(s),
+      interface = { nome = "PON5", tipo = "gpon", called_sid = NULL },
+      interface_roteamento = { nome = "ether8", tipo = "ethernet", called_sid = NULL },
+      equipamento_conexao = { nome = "OLT XPTO", ipv4 = "192.168.2.100", ipv6 = NULL },
+      equipamento_roteamento = { nome = "CONCENTRADOR XPTO", ipv4 = "172.17.24.98", ipv6 = NULL },
+      pacotes = array(), senhas = array(),
+    }
+    if s.id_cliente_servico == 17812 then
+      r.pacotes = array { { id_pacote = 1, descricao = "IP FIXO", valor = "20", observacoes = "IP FIXO 189.79.21.21",
+        data_cadastro = "2019-11-21 16:43:56" } }
+      r.senhas = array { { id_cliente_servico_senha = 6, descricao = "Roteador", usuario = "admin", senha = "abc123" } }
+    end
+    if todos then
+      r.id_servico = s.id_servico
+      r.velocidade_download, r.velocidade_upload = "300 Mbits", "150 Mbits"
+      r.motivo_cancelamento, r.motivo_cancelamento_prefixo, r.anotacoes = NULL, NULL, NULL
+      r.grupos = array { { id = 17, descricao = "Residencial" } }
+      for _, pc in ipairs(r.pacotes) do pc.codigo = NULL end
+      r.endereco_cadastral = endereco_block(s, true)
+      r.endereco_instalacao = endereco_block(s, true)
+      r.endereco_cobranca = endereco_block(s, true)
+      r.endereco_fiscal = endereco_block(s, true)
+    else
+      r.endereco_instalacao = endereco_block(s, false)
+      if p and p.ultima_conexao == "sim" then
+        -- connected services have the block; the others an empty array, as in the vendor's second example
+        if s.status_prefixo == "servico_habilitado" then
+          r.ultima_conexao = { conectado = true, ultima_conexao_datetime = "2019-12-15 18:22:24-03",
+            ultima_desconexao_datetime = NULL, ultima_conexao = "15/12/2019 18:22:24", ultima_desconexao = NULL,
+            ultimo_ipv4 = ipv4_of(s), ultimo_nas_ip = "10.28.33.20",
+            status_txt_resumido = "CONECTADO HÁ 0 MES(ES), 0 DIA(S), 22 HORA(S) e 53 MINUTO(S)" }
+        else
+          r.ultima_conexao = array()
+        end
+      end
+    end
+    return r
+  end
+
+  local function cliente_record(c, p, todos)
+    local d = dados_of(c)
+    local servicos = array()
+    for _, s in ipairs(servicos_of(c)) do
+      if not (s.status_prefixo == "cancelado" and (p and p.cancelado) ~= "sim") then
+        servicos[#servicos + 1] = servico_record(s, p, todos)
+      end
+    end
+    local r = {
+      id_cliente = c.id_cliente, codigo_cliente = c.codigo_cliente, nome_razaosocial = c.nome_razaosocial,
+      nome_fantasia = NULL, tipo_pessoa = d.tipo_pessoa or "pf", cpf_cnpj = c.cpf_cnpj,
+      telefone_primario = d.telefone_primario or NULL, telefone_secundario = d.telefone_secundario or NULL,
+      telefone_terciario = "", email_principal = d.email_principal or NULL, email_secundario = NULL,
+      rg = d.rg or NULL, rg_emissao = NULL, inscricao_municipal = NULL, inscricao_estadual = NULL,
+      data_cadastro = d.data_cadastro or "2020-01-01 00:00:00", data_nascmento = NULL,
+      servicos = servicos,
+    }
+    if not todos then
+      local outage = c.id_cliente == 24930
+      r.alerta = outage
+      r.alerta_mensagens = outage and array { "Existe um rompimento de fibra no bairro Mãe Chiquinha, previsão de normalização às 18h." } or array()
+    end
+    return r
+  end
+
+  -- A CPF with its check digits, from a 9-digit base.
+  local function cpf_from(base)
+    local d = fmt("%09d", base)
+    for _, n in ipairs { 10, 11 } do
+      local sum = 0
+      for i = 1, n - 1 do sum = sum + tonumber(d:sub(i, i)) * (n + 1 - i) end
+      local r = sum % 11
+      d = d .. (r < 2 and 0 or 11 - r)
+    end
+    return d
+  end
+
+  local function seed_suporte(p)
+    local su = suporte()
+    su.clientes, su.servicos, su.ordens = {}, {}, {}
+    local n = to_int(p.clientes) or 0
+    local d1 = parse_day(is_null(p.data_inicio) and "2024-01-01" or p.data_inicio)
+    local d2 = parse_day(is_null(p.data_fim) and "2024-12-31" or p.data_fim)
+    if n < 0 or not d1 or not d2 or d2 < d1 then return nil end
+    local span = d2 - d1 + 1
+    for i = 1, n do
+      local id = 30000 + i
+      local lt = (d1 + floor((i - 1) * span / math.max(n, 1))) * 86400 + 9 * 3600 + i % 3600
+      local c = { id_cliente = id, codigo_cliente = 5000 + i, nome_razaosocial = fmt("CLIENTE DE TESTE Nº %d — JOÃO", i),
+        cpf_cnpj = cpf_from(100000000 + i * 7),
+        dados = { tipo_pessoa = "pf", telefone_primario = fmt("8198%07d", i), email_principal = fmt("cliente%d@example.com.br", i),
+          data_cadastro = iso(lt) } }
+      su.clientes[#su.clientes + 1] = c
+      su.servicos[40000 + i] = { id_cliente_servico = 40000 + i, id_cliente = id, id_servico = 2801, numero_plano = 1,
+        nome = "FIBRA 300 MEGA", valor = 119.9, status = "Serviço Habilitado", status_prefixo = "servico_habilitado",
+        endereco = "RUA DA HORA", numero = tostring(i), bairro = "ESPINHEIRO", cidade = "Recife", uf = "PE", cep = "52020015" }
+    end
+    -- servicos by id and as a list (servicos_of walks the list part)
+    for k, s in pairs(su.servicos) do if type(k) == "number" then su.servicos[#su.servicos + 1] = s end end
+    local m = to_int(p.ordens_servico) or 0
+    if m < 0 then return nil end
+    for i = 1, m do
+      local lt = (d1 + floor((i - 1) * span / math.max(m, 1))) * 86400 + 8 * 3600 + (i % 8) * 1800
+      local o = {
+        id_ordem_servico = su.next_os_id, numero_ordem_servico = 3000 + i, lt_cadastro = lt - 86400,
+        tipo = TIPOS_OS[i % #TIPOS_OS + 1].descricao, lt_inicio_programado = lt, lt_termino_programado = lt + 5400,
+        status = ({ "aguardando_agendamento", "pendente", "finalizado" })[i % 3 + 1],
+        descricao = fmt("Visita técnica nº %d: sinal baixo na ONU", i),
+        id_cliente_servico = SERVICE_IDS[(i - 1) % #SERVICE_IDS + 1], tecnicos = { TECNICOS[i % 2 + 2].id },
+      }
+      if o.status == "aguardando_agendamento" then o.tecnicos = {} end
+      su.next_os_id = su.next_os_id + 1
+      su.ordens[#su.ordens + 1] = o
+    end
+    return n, m
+  end
+
+  -- Every service order, the tickets' and the seeded ones: {o =, t = ticket or nil, s = service}.
+  local function all_ordens()
+    local l = {}
+    for _, t in ipairs(S.tickets) do
+      for _, o in ipairs(t.ordens) do l[#l + 1] = { o = o, t = t, s = SERVICO_BY_ID[t.id_cliente_servico] } end
+    end
+    for _, o in ipairs(suporte().ordens) do l[#l + 1] = { o = o, s = find_servico(o.id_cliente_servico) } end
+    table.sort(l, function(a, b) return a.o.id_ordem_servico < b.o.id_ordem_servico end)
+    return l
+  end
+
+  local function find_ordem(id)
+    id = to_int(id)
+    if not id then return nil end
+    for _, e in ipairs(all_ordens()) do if e.o.id_ordem_servico == id then return e end end
+    return nil
+  end
+
+  local function tipo_os_id(o)
+    for _, t in ipairs(TIPOS_OS) do if t.descricao == o.tipo then return t.id_tipo_ordem_servico end end
+    return 99
+  end
+
+  local function tecnicos_list(o, style)
+    local l = array()
+    for _, id in ipairs(o.tecnicos or {}) do
+      local t = TECNICO_BY_ID[id]
+      if t then
+        local r = { id = t.id, name = t.name }
+        if style == "display" then r.display = t.name
+        else r.pivot = { id_ordem_servico = o.id_ordem_servico, id_usuario = t.id } end
+        l[#l + 1] = r
+      end
+    end
+    return l
+  end
+
+  -- ordem_servico/consultar, /agendar, /reagendar, /remove_agendamento (`numero` a string,
+  -- labels for status, cliente, servico, endereco) and /todos (`numero` a number,
+  -- tecnicos with display). `fmt_date` formats the scheduled dates.
+  local function os_display(e, style, fmt_date)
+    local o, s = e.o, e.s
+    local c = find_cliente(s.id_cliente)
+    fmt_date = fmt_date or iso
+    local done = o.status == "finalizado"
+    return {
+      id_ordem_servico = o.id_ordem_servico,
+      numero = style == "display" and o.numero_ordem_servico or tostring(o.numero_ordem_servico),
+      tipo = o.tipo,
+      data_inicio_programado = fmt_date(o.lt_inicio_programado),
+      data_termino_programado = fmt_date(o.lt_termino_programado),
+      data_inicio_executado = done and iso(o.lt_inicio_programado) or NULL,
+      data_termino_executado = done and iso(o.lt_fechamento or o.lt_termino_programado) or NULL,
+      data_cadastro = iso(o.lt_cadastro),
+      descricao_abertura = o.descricao, descricao_servico = o.descricao,
+      descricao_fechamento = o.descricao_fechamento or NULL,
+      status = OS_STATUS_LABEL[o.status] or o.status,
+      tecnicos = tecnicos_list(o, style),
+      disponibilidade = "Manhã, Tarde",
+      cliente = fmt("(%d) %s", c.codigo_cliente, c.nome_razaosocial),
+      servico = fmt("(%d) %s", s.numero_plano, upper_pt(s.nome)),
+      endereco_instalacao = endereco_block(s, true).completo,
+    }
+  end
+
+  -- cliente/ordem_servico: status as a prefix, DD/MM/YYYY dates, the atendimento or null.
+  local function os_do_cliente(e)
+    local r
+    if e.t then
+      r = os_record(e.t, e.o)
+      local t = e.t
+      local closed = t.lt_fechamento ~= nil
+      local motivo = t.id_motivo_fechamento_atendimento and MOTIVO_BY_ID[t.id_motivo_fechamento_atendimento]
+      r.atendimento = {
+        protocolo = t.protocolo, id_atendimento = t.id_atendimento,
+        tipo_atendimento = TIPO_BY_ID[t.id_tipo_atendimento].descricao,
+        usuario_abertura = USUARIO_API, usuario_responsavel = USUARIO_API,
+        usuario_fechamento = closed and USUARIO_API or NULL,
+        data_cadastro = br_date(t.lt_cadastro), data_fechamento = closed and br_date(t.lt_fechamento) or NULL,
+        setor_responsavel = NULL, status_fechamento = t.status_fechamento or NULL,
+        motivo_fechamento = motivo and motivo.descricao or NULL,
+      }
+    else
+      local o, s = e.o, e.s
+      local done = o.status == "finalizado"
+      r = {
+        id_ordem_servico = o.id_ordem_servico, numero_ordem_servico = tostring(o.numero_ordem_servico),
+        data_cadastro = br_full(o.lt_cadastro), tipo = o.tipo,
+        data_inicio_programado = br_full(o.lt_inicio_programado),
+        data_termino_programado = br_full(o.lt_termino_programado),
+        data_inicio_executado = done and br_full(o.lt_inicio_programado) or NULL,
+        data_termino_executado = done and br_full(o.lt_termino_programado) or NULL,
+        descricao_abertura = o.descricao, descricao_servico = o.descricao, descricao_fechamento = NULL,
+        usuario_abertura = USUARIO_API, usuario_fechamento = done and USUARIO_API or NULL,
+        status = o.status, status_fechamento = done and "concluido" or NULL,
+        atendimento = NULL,
+        cliente = cliente_min(find_cliente(s.id_cliente)), servico = servico_min(s),
+      }
+    end
+    return r
+  end
+
+  local function touch_os(e) if e.t then touch(e.t) end end
+
+  local function ok_msg(msg, extra)
+    local r = { status = "success", msg = msg }
+    for k, v in pairs(extra or {}) do r[k] = v end
+    return json_resp(200, r)
+  end
+
+  local function check_sim_nao(p, k, errors, extra)
+    local v = get(p, k)
+    if v ~= nil and v ~= "sim" and v ~= "nao" and v ~= extra then
+      errors[#errors + 1] = "O campo " .. k .. " deve ser sim ou nao."
+    end
+  end
+
+  local function check_range(p, k, lo, hi, default, errors)
+    local v = get(p, k)
+    if v == nil then return default end
+    local n = to_int(v)
+    if not n or n < lo or n > hi then
+      errors[#errors + 1] = fmt("O campo %s deve estar entre %d e %d.", k, lo, hi)
+      return nil
+    end
+    return n
+  end
+
+  local function check_days(p, errors)
+    local d1, d2
+    if not is_null(get(p, "data_inicio")) then
+      d1 = parse_day(get(p, "data_inicio"))
+      if not d1 then errors[#errors + 1] = "O campo data_inicio deve ser uma data válida no formato YYYY-MM-DD." end
+    end
+    if not is_null(get(p, "data_fim")) then
+      d2 = parse_day(get(p, "data_fim"))
+      if not d2 then errors[#errors + 1] = "O campo data_fim deve ser uma data válida no formato YYYY-MM-DD." end
+    end
+    if d1 and d2 and d2 < d1 then errors[#errors + 1] = "O campo data_fim deve ser uma data posterior ou igual a data_inicio." end
+    return d1, d2
+  end
+
+  local CLIENTE_BUSCAS = {
+    nome_razaosocial = true, nome_fantasia = true, cpf_cnpj = true, codigo_cliente = true, telefone = true,
+    login_radius = true, ipv4 = true, mac = true, id_cliente_servico = true,
+  }
+
+  local function route_clientes(req)
+    local p = req.q
+    local busca, termo = get(p, "busca"), get(p, "termo_busca")
+    local errors = {}
+    if is_null(busca) or busca == "" then errors[#errors + 1] = "O campo busca é obrigatório."
+    elseif not CLIENTE_BUSCAS[busca] then errors[#errors + 1] = "O campo busca selecionado é inválido." end
+    if is_null(termo) or termo == "" then errors[#errors + 1] = "O campo termo_busca é obrigatório." end
+    local limit = check_range(p, "limit", 1, 100, 5, errors)
+    for _, k in ipairs { "cancelado", "ultima_conexao", "incluir_contrato", "incluir_alarmes" } do check_sim_nao(p, k, errors) end
+    check_sim_nao(p, "inativo", errors, "todos")
+    if #errors > 0 then return api_error(VALIDATION_MSG, errors) end
+    local digits = termo:gsub("%D", "")
+    local up = upper_pt(termo)
+    local function svc_match(c, f)
+      for _, s in ipairs(servicos_of(c)) do if f(s) then return true end end
+      return false
+    end
+    local function matches(c)
+      local d = dados_of(c)
+      if busca == "nome_razaosocial" or busca == "nome_fantasia" then
+        return c.nome_razaosocial:find(up, 1, true) ~= nil
+      elseif busca == "cpf_cnpj" then return digits ~= "" and c.cpf_cnpj == digits
+      elseif busca == "codigo_cliente" then return tostring(c.codigo_cliente) == termo
+      elseif busca == "telefone" then
+        if digits == "" then return false end
+        for _, k in ipairs { "telefone_primario", "telefone_secundario" } do
+          if type(d[k]) == "string" and d[k] == digits then return true end
+        end
+        return false
+      elseif busca == "login_radius" then return svc_match(c, function(s) return login_of(s) == termo end)
+      elseif busca == "ipv4" then return svc_match(c, function(s) return ipv4_of(s) == termo end)
+      elseif busca == "mac" then return svc_match(c, function(s) return mac_of(s) == termo:upper() end)
+      else return svc_match(c, function(s) return tostring(s.id_cliente_servico) == termo end) end
+    end
+    local out = array()
+    for _, c in ipairs(all_clientes()) do
+      if #out < limit and matches(c) then out[#out + 1] = cliente_record(c, p, false) end
+    end
+    return json_resp(200, { status = "success", msg = "Dados consultados com sucesso", clientes = out })
+  end
+
+  local function paginacao_of(pagina, per, total)
+    local last = total == 0 and 0 or floor((total - 1) / per)
+    return { primeira_pagina = 0, ultima_pagina = last, pagina_atual = pagina, total_registros = total }
+  end
+
+  local function page_args(p, errors)
+    local pagina, per = get(p, "pagina"), get(p, "itens_por_pagina")
+    if is_null(pagina) or pagina == "" then errors[#errors + 1] = "O campo pagina é obrigatório."
+    else
+      pagina = to_int(pagina)
+      if not pagina or pagina < 0 then errors[#errors + 1] = "O campo pagina deve ser um número inteiro maior ou igual a 0." end
+    end
+    if is_null(per) or per == "" then errors[#errors + 1] = "O campo itens por pagina é obrigatório."
+    else
+      per = to_int(per)
+      if not per or per < 1 or per > 500 then errors[#errors + 1] = "O campo itens_por_pagina deve estar entre 1 e 500." end
+    end
+    return pagina, per
+  end
+
+  local function route_clientes_todos(req)
+    local p = req.q
+    local errors = {}
+    local pagina, per = page_args(p, errors)
+    local d1, d2 = check_days(p, errors)
+    check_sim_nao(p, "cancelado", errors)
+    check_sim_nao(p, "possui_pacote", errors)
+    if #errors > 0 then return api_error(VALIDATION_MSG, errors) end
+    local list = {}
+    for _, c in ipairs(all_clientes()) do
+      local day = floor((parse_datetime(dados_of(c).data_cadastro or "") or 0) / 86400)
+      if (not d1 or day >= d1) and (not d2 or day <= d2) then list[#list + 1] = c end
+    end
+    local items = array()
+    for i = pagina * per + 1, math.min(#list, (pagina + 1) * per) do items[#items + 1] = cliente_record(list[i], p, true) end
+    return json_resp(200, { status = "success", msg = "Dados consultados com sucesso",
+      paginacao = paginacao_of(pagina, per, #list), clientes = items })
+  end
+
+  local EXTRATO_BUSCAS = { login = true, ipv4 = true, ipv6_wan = true, ipv6_lan = true, mac = true }
+
+  local function route_extrato(req)
+    local p = req.q
+    local busca, termo = get(p, "busca"), get(p, "termo_busca")
+    local errors = {}
+    if is_null(busca) or busca == "" then errors[#errors + 1] = "O campo busca é obrigatório."
+    elseif not EXTRATO_BUSCAS[busca] then errors[#errors + 1] = "O campo busca selecionado é inválido." end
+    if is_null(termo) or termo == "" then errors[#errors + 1] = "O campo termo_busca é obrigatório." end
+    local limit = check_range(p, "limit", 1, 50, 20, errors)
+    check_days(p, errors)
+    if #errors > 0 then return api_error(VALIDATION_MSG, errors) end
+    local svc
+    for _, s in ipairs(SERVICOS) do
+      if (busca == "login" and login_of(s) == termo) or (busca == "ipv4" and ipv4_of(s) == termo)
+        or (busca == "mac" and mac_of(s) == termo:upper()) then svc = s end
+    end
+    local regs = array()
+    local down, up = 0, 0
+    if svc then
+      local c = find_cliente(svc.id_cliente)
+      for i = 1, math.min(limit, 3) do
+        local lt = clock_lt() - i * 86400
+        local dl, ul = 4594.95 / i, 156.12 / i
+        down, up = down + dl, up + ul
+        regs[#regs + 1] = {
+          acctstarttime = iso(lt) .. "-03", acctstarttimebr = br_full(lt),
+          acctstoptime = i == 1 and NULL or (iso(lt + 3600) .. "-03"), acctstoptimebr = i == 1 and NULL or br_full(lt + 3600),
+          calledstationid = "service2", callingstationid = mac_of(svc), download_megabytes = dl, upload_megabytes = ul,
+          framedipaddress = ipv4_of(svc), nasipaddress = "172.17.22.132", nasportid = "ether3", nasporttype = "Ethernet",
+          username = login_of(svc),
+          servico = { numero_plano = svc.numero_plano, nome = svc.nome, valor = svc.valor, status = svc.status,
+            status_prefixo = svc.status_prefixo },
+          cliente = cliente_min(c),
+        }
+      end
+    end
+    return json_resp(200, { status = "success", msg = "Dados consultados com sucesso", registros = regs,
+      estatisticas = { total_conexoes = #regs, download_total = down, upload_total = up, trafego_total = down + up,
+        media_download = 0.23, media_upload = 0.01 } })
+  end
+
+  local function route_desbloqueio(req)
+    local p = body_params(req)
+    local s = find_servico(get(p, "id_cliente_servico"))
+    if is_null(get(p, "id_cliente_servico")) then return api_error(VALIDATION_MSG, { "O campo id_cliente_servico é obrigatório." }) end
+    if not s then return api_error(VALIDATION_MSG, { "O campo id_cliente_servico selecionado é inválido." }) end
+    local dias = get(p, "dias_desbloqueio")
+    dias = is_null(dias) and 1 or to_int(dias)
+    if not dias or dias < 1 then return api_error(VALIDATION_MSG, { "O campo dias_desbloqueio deve ser um número inteiro maior que 0." }) end
+    if dias > LIMITE_DIAS_DESBLOQUEIO then
+      return api_error(fmt("O limite de dias para o desbloqueio em confiança é %d dias", LIMITE_DIAS_DESBLOQUEIO))
+    end
+    local ate = clock_lt() + dias * 86400
+    local l = suporte().desbloqueios
+    l[#l + 1] = { id_cliente_servico = s.id_cliente_servico, dias_desbloqueio = dias, ate = br_date(ate) }
+    return ok_msg("Desbloqueio em confiança realizado com sucesso até a data " .. br_date(ate))
+  end
+
+  local function route_desconexao(_, id_str)
+    local s = id_str and id_str:match("^%d+$") and find_servico(id_str)
+    if not s then return api_error("Serviço não encontrado") end
+    local login = login_of(s)
+    local l = suporte().desconexoes
+    if CONCENTRADOR_OFFLINE[s.id_cliente_servico] then
+      return api_error("A desconexão não foi bem sucedida para o login " .. login .. "!")
+    end
+    l[#l + 1] = { id_cliente_servico = s.id_cliente_servico, login = login }
+    return ok_msg("A desconexão foi bem sucedida para o login " .. login .. "!", { login = login })
+  end
+
+  local function route_reset_mac(req)
+    local p = body_params(req)
+    if is_null(get(p, "id_cliente_servico")) then return api_error(VALIDATION_MSG, { "O campo id_cliente_servico é obrigatório." }) end
+    local s = find_servico(get(p, "id_cliente_servico"))
+    if not s then return api_error(VALIDATION_MSG, { "O campo id_cliente_servico selecionado é inválido." }) end
+    if SEM_AUTENTICACAO[s.id_cliente_servico] then return api_error("O serviço não possui dados de autenticação") end
+    local l = suporte().resets_mac
+    l[#l + 1] = { id_cliente_servico = s.id_cliente_servico }
+    return ok_msg("Endereço MAC resetado com sucesso!")
+  end
+
+  local OS_BUSCAS = { codigo_cliente = true, cpf_cnpj = true, id_cliente_servico = true, numero_ordem_servico = true }
+  local OS_STATUS = { pendente = true, aguardando_agendamento = true, finalizado = true }
+
+  local function route_os_do_cliente(req)
+    local p = req.q
+    local busca, termo = get(p, "busca"), get(p, "termo_busca")
+    local errors = {}
+    if is_null(busca) or busca == "" then errors[#errors + 1] = "O campo busca é obrigatório."
+    elseif not OS_BUSCAS[busca] then errors[#errors + 1] = "O campo busca selecionado é inválido." end
+    local limit = check_range(p, "limit", 1, 50, 20, errors)
+    local status = get(p, "status")
+    if status ~= nil and not OS_STATUS[status] then errors[#errors + 1] = "O campo status selecionado é inválido." end
+    local d1, d2 = check_days(p, errors)
+    local order_by = get(p, "order_by") or "data_cadastro"
+    if order_by ~= "data_cadastro" and order_by ~= "data_inicio_programado" then errors[#errors + 1] = "O campo order_by selecionado é inválido." end
+    local desc = (get(p, "order_type") or "desc") == "desc"
+    if #errors > 0 then return api_error(VALIDATION_MSG, errors) end
+    termo = termo or ""
+    local digits = termo:gsub("%D", "")
+    local list = {}
+    for _, e in ipairs(all_ordens()) do
+      local c = find_cliente(e.s.id_cliente)
+      local hit = (busca == "codigo_cliente" and tostring(c.codigo_cliente) == termo)
+        or (busca == "cpf_cnpj" and digits ~= "" and c.cpf_cnpj == digits)
+        or (busca == "id_cliente_servico" and tostring(e.s.id_cliente_servico) == termo)
+        or (busca == "numero_ordem_servico" and tostring(e.o.numero_ordem_servico) == termo)
+      local day = floor(e.o.lt_cadastro / 86400)
+      if hit and (not status or e.o.status == status) and (not d1 or day >= d1) and (not d2 or day <= d2) then
+        list[#list + 1] = e
+      end
+    end
+    local key = order_by == "data_cadastro" and "lt_cadastro" or "lt_inicio_programado"
+    table.sort(list, function(a, b)
+      local x, y = a.o[key], b.o[key]
+      if x == y then x, y = a.o.id_ordem_servico, b.o.id_ordem_servico end
+      if desc then return x > y end
+      return x < y
+    end)
+    local out = array()
+    for i = 1, math.min(limit, #list) do out[i] = os_do_cliente(list[i]) end
+    return json_resp(200, { status = "suscess", msg = "Dados consultados com sucesso", ordens_servico = out })
+  end
+
+  local OS_DATAS = {
+    data_cadastro = "lt_cadastro", data_inicio_programado = "lt_inicio_programado",
+    data_inicio_executado = "lt_inicio_programado", data_termino_programado = "lt_termino_programado",
+    data_termino_executado = "lt_termino_programado",
+  }
+
+  -- "YYYY-MM-DD" or "YYYY-MM-DD HH:MM:SS" -> lt (a bare date: its start, or its end when `fim`).
+  local function parse_bound(v, fim)
+    if type(v) ~= "string" then return nil end
+    if #v == 10 then
+      local d = parse_day(v)
+      return d and (d * 86400 + (fim and 86399 or 0))
+    end
+    return parse_datetime(v)
+  end
+
+  local function route_os_consultar(req)
+    local p = body_params(req)
+    if req.body_invalid then return api_error(VALIDATION_MSG, { "O corpo da requisição não é um JSON válido." }) end
+    local errors = {}
+    local consulta = get(p, "consulta")
+    if is_null(consulta) or consulta == "" then errors[#errors + 1] = "O campo consulta é obrigatório." end
+    local b1, b2 = get(p, "data_inicio"), get(p, "data_fim")
+    if is_null(b1) then errors[#errors + 1] = "O campo data inicio é obrigatório."
+    else b1 = parse_bound(b1, false); if not b1 then errors[#errors + 1] = "O campo data inicio não é uma data válida." end end
+    if is_null(b2) then errors[#errors + 1] = "O campo data fim é obrigatório."
+    else b2 = parse_bound(b2, true); if not b2 then errors[#errors + 1] = "O campo data fim não é uma data válida." end end
+    local tipo_data = get(p, "tipo_data") or "data_inicio_programado"
+    if not OS_DATAS[tipo_data] then errors[#errors + 1] = "O campo tipo data selecionado é inválido." end
+    local order_by = get(p, "order_by") or "data_inicio_programado"
+    if not OS_DATAS[order_by] then errors[#errors + 1] = "O campo order by selecionado é inválido." end
+    local status = get(p, "status")
+    if status ~= nil and not OS_STATUS[status] then errors[#errors + 1] = "O campo status selecionado é inválido." end
+    local tecs, tipos
+    if get(p, "tecnicos") ~= nil then
+      tecs = {}
+      for _, t in ipairs(type(p.tecnicos) == "table" and p.tecnicos or {}) do
+        local id = type(t) == "table" and to_int(t.id)
+        if not id then errors[#errors + 1] = "O campo tecnicos deve ser uma lista de objetos com id." break end
+        tecs[id] = true
+      end
+    end
+    if get(p, "tipo_ordem_servicos") ~= nil then
+      tipos = {}
+      for _, t in ipairs(type(p.tipo_ordem_servicos) == "table" and p.tipo_ordem_servicos or {}) do
+        local id = type(t) == "table" and to_int(t.id_tipo_ordem_servico)
+        if not id then errors[#errors + 1] = "O campo tipo_ordem_servicos deve ser uma lista de objetos com id_tipo_ordem_servico." break end
+        tipos[id] = true
+      end
+    end
+    if #errors > 0 then return api_error(VALIDATION_MSG, errors) end
+    local text = upper_pt(to_str(consulta))
+    local key = OS_DATAS[tipo_data]
+    local list = {}
+    for _, e in ipairs(all_ordens()) do
+      local o = e.o
+      local c = find_cliente(e.s.id_cliente)
+      local hit = tostring(o.numero_ordem_servico) == text or c.nome_razaosocial:find(text, 1, true) ~= nil
+      local has_tec = not tecs
+      for _, id in ipairs(o.tecnicos or {}) do if tecs and tecs[id] then has_tec = true end end
+      if hit and o[key] >= b1 and o[key] <= b2 and (not status or o.status == status) and has_tec
+        and (not tipos or tipos[tipo_os_id(o)]) then
+        list[#list + 1] = e
+      end
+    end
+    local ok_key = OS_DATAS[order_by]
+    local asc = get(p, "order_by_key") == "asc"
+    table.sort(list, function(a, b)
+      local x, y = a.o[ok_key], b.o[ok_key]
+      if x == y then x, y = a.o.id_ordem_servico, b.o.id_ordem_servico end
+      if asc then return x < y end
+      return x > y
+    end)
+    local out = array()
+    for i, e in ipairs(list) do out[i] = os_display(e, "pivot") end
+    return json_resp(200, { status = "success", msg = "Dados consultados com sucesso", ordens_servico = out })
+  end
+
+  local function route_os_todos(req)
+    local p = req.q
+    local errors = {}
+    local pagina, per = page_args(p, errors)
+    local d1, d2 = check_days(p, errors)
+    local tipo_data = get(p, "tipo_data") or "data_inicio_programado"
+    if not OS_DATAS[tipo_data] then errors[#errors + 1] = "O campo tipo data selecionado é inválido." end
+    if #errors > 0 then return api_error(VALIDATION_MSG, errors) end
+    local key = OS_DATAS[tipo_data]
+    local list = {}
+    for _, e in ipairs(all_ordens()) do
+      local day = floor(e.o[key] / 86400)
+      if (not d1 or day >= d1) and (not d2 or day <= d2) then list[#list + 1] = e end
+    end
+    local items = array()
+    for i = pagina * per + 1, math.min(#list, (pagina + 1) * per) do items[#items + 1] = os_display(list[i], "display") end
+    return json_resp(200, { status = "success", msg = "Dados consultados com sucesso",
+      paginacao = paginacao_of(pagina, per, #list), ordens_servico = items })
+  end
+
+  local function ordem_from(p)
+    if is_null(get(p, "id_ordem_servico")) then return nil, api_error(VALIDATION_MSG, { "O campo id ordem servico é obrigatório." }) end
+    local e = find_ordem(get(p, "id_ordem_servico"))
+    if not e then return nil, api_error(VALIDATION_MSG, { "O campo id ordem servico selecionado é inválido." }) end
+    return e
+  end
+
+  local function os_answer(msg, e, fmt_date)
+    return ok_msg(msg, { ordem_servico = os_display(e, "pivot", fmt_date) })
+  end
+
+  local function route_os_agendar(req)
+    local p = body_params(req)
+    local e, err = ordem_from(p)
+    if not e then return err end
+    if e.o.status ~= "aguardando_agendamento" then
+      return api_error("A ordem de serviço não está aguardando agendamento")
+    end
+    local day = floor(clock_lt() / 86400) + 1
+    e.o.status = "pendente"
+    e.o.lt_inicio_programado, e.o.lt_termino_programado = day * 86400 + 8 * 3600, day * 86400 + 9 * 3600 + 1800
+    if not e.o.tecnicos or #e.o.tecnicos == 0 then e.o.tecnicos = { TECNICOS[2].id } end
+    touch_os(e)
+    return os_answer("Agendamento salvo com sucesso", e)
+  end
+
+  local function hhmm(lt) return iso(lt):sub(1, 16) end
+
+  local function route_os_reagendar(req)
+    local p = body_params(req)
+    local e, err = ordem_from(p)
+    if not e then return err end
+    local errors = {}
+    local function at(dk, hk)
+      local d, h = get(p, dk), get(p, hk)
+      if is_null(d) then errors[#errors + 1] = "O campo " .. dk .. " é obrigatório." end
+      if is_null(h) then errors[#errors + 1] = "O campo " .. hk .. " é obrigatório." end
+      if is_null(d) or is_null(h) then return nil end
+      local lt = parse_datetime(tostring(d) .. " " .. tostring(h))
+      if not lt then errors[#errors + 1] = "Os campos " .. dk .. " e " .. hk .. " não formam uma data válida." end
+      return lt
+    end
+    local ini = at("data_inicio_programado", "hora_inicio_programado")
+    local fim = at("data_termino_programado", "hora_termino_programado")
+    local antigo, novo = get(p, "id_usuario_antigo"), get(p, "id_usuario_novo")
+    if (antigo == nil) ~= (novo == nil) then
+      errors[#errors + 1] = "Os campos id_usuario_antigo e id_usuario_novo devem ser enviados juntos."
+    elseif antigo ~= nil then
+      antigo, novo = to_int(antigo), to_int(novo)
+      local has = false
+      for _, id in ipairs(e.o.tecnicos or {}) do if id == antigo then has = true end end
+      if not has then errors[#errors + 1] = "O campo id_usuario_antigo não é técnico desta ordem de serviço." end
+      if not novo or not TECNICO_BY_ID[novo] then errors[#errors + 1] = "O campo id_usuario_novo selecionado é inválido." end
+    end
+    if #errors > 0 then return api_error(VALIDATION_MSG, errors) end
+    e.o.lt_inicio_programado, e.o.lt_termino_programado = ini, fim
+    e.o.status = "pendente"
+    if novo then
+      local l = {}
+      for _, id in ipairs(e.o.tecnicos or {}) do if id ~= antigo then l[#l + 1] = id end end
+      l[#l + 1] = novo
+      e.o.tecnicos = l
+    end
+    touch_os(e)
+    return os_answer("Reagendamento salvo com sucesso", e, hhmm)
+  end
+
+  local function utf8_len(s) return select(2, s:gsub("[^\128-\191]", "")) end
+
+  local function route_os_remover(req)
+    local p = body_params(req)
+    local e, err = ordem_from(p)
+    if not e then return err end
+    local errors = {}
+    local motivo = get(p, "id_motivo_remocao_agendamento")
+    if is_null(motivo) then errors[#errors + 1] = "O campo id motivo remocao agendamento é obrigatório."
+    elseif not MOTIVO_REMOCAO_BY_ID[to_int(motivo) or -1] then errors[#errors + 1] = "O campo id motivo remocao agendamento selecionado é inválido." end
+    local obs = to_str(get(p, "observacao"))
+    if not obs or trim(obs) == "" then errors[#errors + 1] = "O campo observacao é obrigatório."
+    elseif utf8_len(trim(obs)) < 10 then errors[#errors + 1] = "O campo observacao deve ter pelo menos 10 caracteres." end
+    if #errors > 0 then return api_error(VALIDATION_MSG, errors) end
+    local old = os_display(e, "pivot")
+    e.o.status = "aguardando_agendamento"
+    e.o.observacao_remocao = obs
+    touch_os(e)
+    -- the vendor's example still shows the old dates and technician
+    old.status = OS_STATUS_LABEL.aguardando_agendamento
+    return ok_msg("Remoção do agendamento feito com sucesso", { ordem_servico = old })
+  end
+
+  local function ligacao_from(req)
+    local p = body_params(req)
+    if req.body_invalid then return nil, api_error(VALIDATION_MSG, { "O corpo da requisição não é um JSON válido." }) end
+    local errors = {}
+    local ramal, ident = get(p, "ramal"), get(p, "identificador_interno")
+    if (is_null(ramal) or ramal == "") and (is_null(ident) or ident == "") then
+      errors[#errors + 1] = "O campo ramal é obrigatório quando identificador interno não está presente."
+    end
+    if ramal ~= nil and not to_str(ramal):match("^%d+$") then errors[#errors + 1] = "O campo ramal deve ser um número." end
+    if ident ~= nil and not to_str(ident):match("^%w+$") then errors[#errors + 1] = "O campo identificador interno deve conter apenas letras e números." end
+    local tel = get(p, "telefone")
+    if tel ~= nil and not (to_str(tel) or ""):match("^%d+$") then errors[#errors + 1] = "O campo telefone deve ser um número." end
+    local codigo, id_cliente = get(p, "codigo_cliente"), get(p, "id_cliente")
+    if codigo ~= nil then
+      local found = false
+      for _, c in ipairs(all_clientes()) do if c.codigo_cliente == to_int(codigo) then found = true end end
+      if not found then errors[#errors + 1] = "O campo codigo cliente selecionado é inválido." end
+    end
+    if id_cliente ~= nil and not find_cliente(to_int(id_cliente) or -1) then errors[#errors + 1] = "O campo id cliente selecionado é inválido." end
+    local lp = get(p, "ligacao_params")
+    if lp ~= nil and (type(lp) ~= "table" or (lp[1] ~= nil)) then errors[#errors + 1] = "O campo ligacao params deve ser um objeto." end
+    if #errors > 0 then return nil, api_error(VALIDATION_MSG, errors) end
+    return { ramal = ramal and to_str(ramal) or NULL, identificador_interno = ident and to_str(ident) or NULL,
+      telefone = tel and to_str(tel) or NULL, codigo_cliente = codigo and to_int(codigo) or NULL,
+      id_cliente = id_cliente and to_int(id_cliente) or NULL, ligacao_params = lp and copy(lp) or NULL }
+  end
+
+  local function route_ligacao_notificar(req)
+    local l, err = ligacao_from(req)
+    if not l then return err end
+    local su = suporte()
+    l.id, l.aberta = #su.ligacoes + 1, true
+    su.ligacoes[#su.ligacoes + 1] = l
+    return ok_msg("Ligação notificada com sucesso")
+  end
+
+  local function route_ligacao_cancelar(req)
+    local l, err = ligacao_from(req)
+    if not l then return err end
+    -- closes the pop-ups still open for that user (and that caller, when given)
+    for _, x in ipairs(suporte().ligacoes) do
+      if x.aberta and ((l.ramal ~= NULL and x.ramal == l.ramal)
+          or (l.identificador_interno ~= NULL and x.identificador_interno == l.identificador_interno))
+        and (l.telefone == NULL or x.telefone == l.telefone) then
+        x.aberta = false
+      end
+    end
+    return ok_msg("Ligação cancelada com sucesso")
+  end
+
+  -- GET /__control/suporte: what the support routes did, and the service orders.
+  local function control_suporte()
+    local su = suporte()
+    local ordens = array()
+    for _, e in ipairs(all_ordens()) do
+      local o = e.o
+      ordens[#ordens + 1] = { id_ordem_servico = o.id_ordem_servico, numero = o.numero_ordem_servico, status = o.status,
+        id_cliente_servico = e.s.id_cliente_servico, id_atendimento = e.t and e.t.id_atendimento or NULL,
+        data_inicio_programado = iso(o.lt_inicio_programado), data_termino_programado = iso(o.lt_termino_programado),
+        tecnicos = array(copy(o.tecnicos or {})), observacao_remocao = o.observacao_remocao or NULL }
+    end
+    return json_resp(200, { ligacoes = array(copy(su.ligacoes)), desbloqueios = array(copy(su.desbloqueios)),
+      desconexoes = array(copy(su.desconexoes)), resets_mac = array(copy(su.resets_mac)), ordens_servico = ordens,
+      clientes = #su.clientes })
+  end
+
+  SUPORTE.route_clientes = route_clientes
+  SUPORTE.route_clientes_todos = route_clientes_todos
+  SUPORTE.route_extrato = route_extrato
+  SUPORTE.route_desbloqueio = route_desbloqueio
+  SUPORTE.route_desconexao = route_desconexao
+  SUPORTE.route_reset_mac = route_reset_mac
+  SUPORTE.route_os_do_cliente = route_os_do_cliente
+  SUPORTE.route_os_consultar = route_os_consultar
+  SUPORTE.route_os_todos = route_os_todos
+  SUPORTE.route_os_agendar = route_os_agendar
+  SUPORTE.route_os_reagendar = route_os_reagendar
+  SUPORTE.route_os_remover = route_os_remover
+  SUPORTE.route_ligacao_notificar = route_ligacao_notificar
+  SUPORTE.route_ligacao_cancelar = route_ligacao_cancelar
+  SUPORTE.control_suporte = control_suporte
+  SUPORTE.seed_suporte = seed_suporte
+end
+
 local API = "^/api/v1/integracao"
 local ROUTES = {
   { "POST", "^/oauth/token$", route_login, public = true },
@@ -1415,6 +2266,20 @@ local ROUTES = {
   { "PUT", API .. "/atendimento/([^/]*)$", route_edit },
   { "GET", API .. "/cliente/atendimento$", route_cliente_atendimento },
   { "GET", API .. "/configuracao/([^/]*)$", route_configuracao },
+  { "GET", API .. "/cliente$", SUPORTE.route_clientes },
+  { "GET", API .. "/cliente/todos$", SUPORTE.route_clientes_todos },
+  { "GET", API .. "/cliente/extrato_conexao$", SUPORTE.route_extrato },
+  { "POST", API .. "/cliente/desbloqueio_confianca$", SUPORTE.route_desbloqueio },
+  { "GET", API .. "/cliente/solicitar_desconexao/([^/]*)$", SUPORTE.route_desconexao },
+  { "POST", API .. "/cliente/reset_mac_addr$", SUPORTE.route_reset_mac },
+  { "GET", API .. "/cliente/ordem_servico$", SUPORTE.route_os_do_cliente },
+  { "POST", API .. "/ordem_servico/consultar$", SUPORTE.route_os_consultar },
+  { "GET", API .. "/ordem_servico/todos$", SUPORTE.route_os_todos },
+  { "POST", API .. "/ordem_servico/agendar$", SUPORTE.route_os_agendar },
+  { "POST", API .. "/ordem_servico/reagendar$", SUPORTE.route_os_reagendar },
+  { "POST", API .. "/ordem_servico/remove_agendamento$", SUPORTE.route_os_remover },
+  { "POST", API .. "/pbx/ligacao/notificar$", SUPORTE.route_ligacao_notificar },
+  { "POST", API .. "/pbx/ligacao/cancelar$", SUPORTE.route_ligacao_cancelar },
 }
 
 local function dispatch_api(req)
@@ -1570,6 +2435,8 @@ local function dispatch_control(req)
     return json_resp(200, l)
   elseif m == "GET" and name == "config" then
     return json_resp(200, control_config_view())
+  elseif m == "GET" and name == "suporte" then
+    return SUPORTE.control_suporte()
   elseif m ~= "POST" then
     return json_resp(404, { message = "Not Found" })
   end
@@ -1631,6 +2498,12 @@ local function dispatch_control(req)
     end
     make_seed(n, d1, d2)
     return json_resp(200, { ok = true, tickets = n })
+  elseif name == "seed_suporte" then
+    local nc, no = SUPORTE.seed_suporte(p)
+    if not nc then
+      return json_resp(400, { error = "seed_suporte wants clientes >= 0, ordens_servico >= 0 and data_inicio <= data_fim" })
+    end
+    return json_resp(200, { ok = true, clientes = nc, ordens_servico = no })
   elseif name == "shutdown" then
     local r = json_resp(200, { ok = true, bye = true })
     r.shutdown = true

@@ -129,6 +129,15 @@ function Server:fault(f) return self:control("POST", "fault", f) end
 --- Replaces the tickets: {tickets=N, data_inicio="YYYY-MM-DD", data_fim="YYYY-MM-DD"}.
 function Server:seed(t) return self:control("POST", "seed", t or {}) end
 
+--- Replaces the support desk's seeded data: {clientes=N (besides the three
+-- fixed ones), ordens_servico=N (besides the tickets' own), data_inicio=,
+-- data_fim=} (registration dates spread over that range).
+function Server:seed_suporte(t) return self:control("POST", "seed_suporte", t or {}) end
+
+--- What the support routes did: {ligacoes, desbloqueios, desconexoes,
+-- resets_mac, ordens_servico, clientes}.
+function Server:suporte() return self:control("GET", "suporte") end
+
 --- Changes credentials, expires_in or the fixed clock ("now").
 function Server:set(t)
   local view = self:control("POST", "config", t)
