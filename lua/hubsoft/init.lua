@@ -28,6 +28,7 @@ local validate = require "hubsoft.validate"
 local endpoints = require "hubsoft.endpoints"
 local paginate = require "hubsoft.paginate"
 local token_store = require "hubsoft.token_store"
+local normalize = require "hubsoft.normalize"
 
 local M = {}
 
@@ -121,6 +122,26 @@ function M.parametros_fechamento(t)
   end
   return core.object(block)
 end
+
+--- A phone number typed by a person as DDNNNNNNNNN, the form `telefone`
+-- parameters take: `"(81) 98765-4321"` -> `"81987654321"`; drops `+55`, a
+-- trunk `0`, a carrier code and punctuation. Returns nil and a message for
+-- what cannot be a Brazilian number (user input is not a programming
+-- mistake, so this does not raise). See `hubsoft.normalize`.
+-- @function telefone
+-- @tparam string s
+-- @return the digits, or nil and a message
+-- @usage local tel = hubsoft.telefone(caller_id) -- nil for "anonymous"
+M.telefone = normalize.telefone
+
+--- A CPF or CNPJ typed by a person as digits only, check digits verified:
+-- `"862.149.410-81"` -> `"86214941081", "cpf"`. Returns nil and a message for
+-- a wrong length, repeated digits or a typo the check digits catch.
+-- @function cpf_cnpj
+-- @tparam string s
+-- @return the digits and "cpf" or "cnpj", or nil and a message
+-- @usage local doc = hubsoft.cpf_cnpj("11.222.333/0001-81") --> "11222333000181"
+M.cpf_cnpj = normalize.cpf_cnpj
 
 --- A token_store keeping the token in a file (JSON, mode 0600, atomic writes).
 -- `load()` returns nil when the file is missing, unreadable, corrupt or the

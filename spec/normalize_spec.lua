@@ -1,0 +1,80 @@
+-- hubsoft.telefone and hubsoft.cpf_cnpj: what a person types, in the form the
+-- endpoint rules take, or nil and a message for what cannot be one.
+
+local hubsoft = require "hubsoft"
+
+describe("hubsoft.telefone", function()
+  it("gives DDNNNNNNNNN for the ways people and PBXs write a number", function()
+    for typed, digits in pairs {
+      ["(81) 98765-4321"] = "81987654321",
+      ["81 98765 4321"] = "81987654321",
+      ["+55 (81) 98765-4321"] = "81987654321",
+      ["5581987654321"] = "81987654321",
+      ["081987654321"] = "81987654321",       -- trunk 0
+      ["0 21 81 98765-4321"] = "81987654321",  -- carrier selection code
+      ["(37) 3333-4444"] = "3733334444",      -- a landline, 8 digits
+      ["+55 37 3333-4444"] = "3733334444",
+      ["8133334444"] = "8133334444",
+    } do
+      assert.equals(digits, (hubsoft.telefone(typed)), typed)
+    end
+  end)
+
+  it("refuses what cannot be a Brazilian number, saying why", function()
+    for typed, why in pairs {
+      ["anonymous"] = "string of digits",
+      ["81 9876-543a"] = "string of digits",
+      ["98765-4321"] = "area code",
+      ["(10) 98765-4321"] = "area code",        -- no area code has a 0
+      ["(81) 88765-4321"] = "starts with 9",    -- 9 digits: a mobile
+      ["(81) 0876-4321"] = "0 or 1",
+      ["0800 123 4567"] = "area code",
+      [""] = "area code",
+      ["4004"] = "area code",
+    } do
+      local d, msg = hubsoft.telefone(typed)
+      assert.is_nil(d, typed)
+      assert.matches(why, msg, 1, true)
+    end
+    local d, msg = hubsoft.telefone(81987654321) -- a number loses leading zeros: strings only
+    assert.is_nil(d)
+    assert.matches("string", msg)
+  end)
+
+  it("gives what the telefone rule of the endpoints accepts", function()
+    local api = hubsoft.new { base_url = "http://127.0.0.1:9", access_token = "t", retries = 0 }
+    local _, err = api:notificar_ligacao { ramal = 1, telefone = "(81) 98765-4321" }
+    assert.equals("validation", err.kind) -- the rule converts nothing
+    _, err = api:notificar_ligacao { ramal = 1, telefone = hubsoft.telefone("(81) 98765-4321") }
+    assert.equals("network", err.kind) -- passed the rules, then found nobody listening
+    api:close()
+  end)
+end)
+
+describe("hubsoft.cpf_cnpj", function()
+  it("gives the digits and the kind, check digits verified", function()
+    assert.same({ "86214941081", "cpf" }, { hubsoft.cpf_cnpj("862.149.410-81") })
+    assert.same({ "86214941081", "cpf" }, { hubsoft.cpf_cnpj("86214941081") })
+    assert.same({ "11222333000181", "cnpj" }, { hubsoft.cpf_cnpj("11.222.333/0001-81") })
+    assert.same({ "02003777016", "cpf" }, { hubsoft.cpf_cnpj(" 020.037.770-16 ") }) -- a leading zero kept
+  end)
+
+  it("refuses a typo, a wrong length, repeated digits and letters", function()
+    for typed, why in pairs {
+      ["862.149.410-82"] = "check digits",
+      ["862.149.401-81"] = "check digits",
+      ["11.222.333/0001-80"] = "check digits",
+      ["12345678901"] = "check digits",
+      ["862.149.410-8"] = "11 digits",
+      ["111.111.111-11"] = "every digit the same",
+      ["00000000000000"] = "every digit the same",
+      ["CPF 862.149.410-81"] = "string of digits",
+      [""] = "11 digits",
+    } do
+      local d, msg = hubsoft.cpf_cnpj(typed)
+      assert.is_nil(d, typed)
+      assert.matches(why, msg, 1, true)
+    end
+    assert.is_nil((hubsoft.cpf_cnpj(86214941081)))
+  end)
+end)
