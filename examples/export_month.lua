@@ -27,9 +27,13 @@ local function must(result, err)
   return result
 end
 
+-- What the listing's records hold (docs/METHODS.md, "What the records hold").
+-- They carry no opening description: the vendor's /todos records have no
+-- descricao_abertura (cliente/atendimento's answer does), so the last column
+-- is the closing description, empty while a ticket is open.
 local COLUMNS = {
   "id_atendimento", "protocolo", "data_cadastro", "data_fechamento", "status", "tipo",
-  "id_cliente_servico", "codigo_cliente", "cliente", "descricao",
+  "id_cliente_servico", "codigo_cliente", "cliente", "descricao_fechamento",
 }
 
 local function getenv(name, default)
@@ -93,7 +97,7 @@ local function row(a)
     id_cliente_servico = a.id_cliente_servico,
     codigo_cliente = cliente.codigo_cliente,
     cliente = cliente.nome_razaosocial,
-    descricao = a.descricao_abertura or a.descricao,
+    descricao_fechamento = a.descricao_fechamento,
   }
 end
 

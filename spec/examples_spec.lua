@@ -8,7 +8,7 @@ local fake = require "spec.support.server"
 local util = require "spec.support.util"
 
 local COLUMNS = { "id_atendimento", "protocolo", "data_cadastro", "data_fechamento", "status", "tipo",
-                  "id_cliente_servico", "codigo_cliente", "cliente", "descricao" }
+                  "id_cliente_servico", "codigo_cliente", "cliente", "descricao_fechamento" }
 
 -- Runs `lua script args...` with extra environment variables; returns the
 -- exit status, stdout and stderr.
@@ -209,8 +209,12 @@ describe("examples", function()
       srv:set { now = "2025-09-30 23:59:00" }
       local tricky = 'Cliente disse: "sem sinal", roteador reiniciado\r\nsegunda linha, ção 🚀\nterceira'
       local api = hubsoft.new(srv:config())
-      local at = assert(api:abrir_atendimento { id_cliente_servico = 17812, descricao = tricky,
+      local at = assert(api:abrir_atendimento { id_cliente_servico = 17812, descricao = "Sem sinal",
                                                 nome = "Ana", telefone = "81987654321" }).atendimento
+      -- the listing carries the closing description (the vendor's /todos records have
+      -- no opening one: a column reading descricao_abertura would always be empty)
+      assert(api:fechar_atendimento(at.id_atendimento, { parametros_fechamento = {
+        id_motivo_fechamento = 5, descricao_fechamento = tricky } }))
       api:close()
       srv:set { now = false }
 
@@ -219,7 +223,7 @@ describe("examples", function()
       local records, nrows = csv_records(out)
       assert.equals(601 + 1, nrows)
       assert.equals(tostring(at.id_atendimento), records[601].id_atendimento)
-      assert.equals(tricky, records[601].descricao)
+      assert.equals(tricky, records[601].descricao_fechamento)
       assert.equals(at.protocolo, records[601].protocolo)
       assert.equals("LAVYNIA DE ASSUNÇÃO", records[601].cliente)
       assert.matches("página 2/2, 601 registros\n", err)

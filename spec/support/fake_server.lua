@@ -661,7 +661,7 @@ local function list_record(t, rel)
     id_usuario_responsavel = t.id_usuario_responsavel or NULL,
     id_usuario_abertura = ID_USUARIO_API,
     protocolo = t.protocolo,
-    descricao_abertura = t.descricao,
+    -- no descricao_abertura: the vendor's list records do not carry it
     data_cadastro = iso(t.lt_cadastro),
     data_fechamento = closed and iso(t.lt_fechamento) or NULL,
     rascunho = false,
