@@ -8,9 +8,10 @@ local fake = require "spec.support.server"
 local util = require "spec.support.util"
 
 local CONTEXT = "hubsoft-ura"
--- fake customers: 24930 LAVYNIA (86214941081; services 17812, 17813),
--- 24931 BIANCA (12345678901; service 12345)
-local CPF_LAVYNIA, CPF_BIANCA = "86214941081", "12345678901"
+-- fake customers: 24930 LAVYNIA (codigo 1864, CPF 86214941081, phone 3733334444;
+-- services 17812, 17813), 24931 BIANCA (codigo 1204, phone 81987654321; service 12345)
+local CPF_LAVYNIA = "86214941081"
+local NOTIFICAR, CANCELAR = "/api/v1/integracao/pbx/ligacao/notificar", "/api/v1/integracao/pbx/ligacao/cancelar"
 
 local capture, quote = util.capture, util.quote
 
@@ -55,7 +56,7 @@ describe("examples/ivr (pbx_lua / mod_lua dial plans under lua5.1)", function()
   local srv, dir, logins0, api_requests
 
   --- Runs one call in a new lua5.1 process. opts: callerid, inputs (list), freeswitch,
-  -- env (table). Returns the decoded record and the process' output.
+  -- dialstatus, env (table). Returns the decoded record and the process' output.
   local function call(opts)
     local out = dir .. "/out.json"
     os.remove(out)
@@ -65,13 +66,13 @@ describe("examples/ivr (pbx_lua / mod_lua dial plans under lua5.1)", function()
       HUBSOFT_CLIENT_SECRET = c.client_secret, HUBSOFT_USERNAME = c.username,
       HUBSOFT_PASSWORD = c.password,
       HUBSOFT_TOKEN_FILE = dir .. "/hubsoft-token.json",
-      HUBSOFT_IVR_PHONEBOOK = dir .. "/phonebook.txt",
       HUBSOFT_IVR_DIR = ROOT .. "/examples/ivr",
       HUBSOFT_TIMEOUT = "5",
       LUA_PATH = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;",
       LUA_CPATH = ROOT .. "/build-5.1/?.so;;",
       STANDIN_CALLERID = opts.callerid or "",
       STANDIN_INPUTS = table.concat(opts.inputs or {}, ","),
+      STANDIN_DIALSTATUS = opts.dialstatus or "",
       STANDIN_OUT = out,
     }
     for k, v in pairs(opts.env or {}) do env[k] = v end
@@ -89,6 +90,8 @@ describe("examples/ivr (pbx_lua / mod_lua dial plans under lua5.1)", function()
     return doc, output
   end
 
+  local TRANSFER = { HUBSOFT_IVR_DESTINO = "PJSIP/111", HUBSOFT_IVR_RAMAL = "111" }
+
   local function tickets_of(id_cs)
     local out = {}
     for _, t in ipairs(srv:state().atendimentos) do
@@ -100,13 +103,8 @@ describe("examples/ivr (pbx_lua / mod_lua dial plans under lua5.1)", function()
   setup(function()
     srv = fake.start { seed_tickets = 0 }
     dir = util.tmpdir()
-    util.write_file(dir .. "/phonebook.txt", table.concat({
-      "# number      CPF/CNPJ     [id_cliente_servico]",
-      "81987654321 123.456.789-01 12345",
-      "", "",
-    }, "\n"))
-    -- LAVYNIA had a ticket on service 17812, now closed: it tells the menu her
-    -- service and name. Made with a direct login (not the menu's token file).
+    -- LAVYNIA had a ticket on service 17812, now closed. Made with a direct login
+    -- (not the menu's token file).
     local token = srv:login()
     local auth = { authorization = "Bearer " .. token, accept = "application/json" }
     local code, text = srv:http("POST", "/api/v1/integracao/atendimento", {
@@ -126,22 +124,23 @@ describe("examples/ivr (pbx_lua / mod_lua dial plans under lua5.1)", function()
     util.rm_tmpdir(dir)
   end)
 
-  it("opens a ticket for a caller with none (CPF typed) and says its protocol", function()
+  it("knows the caller by caller ID, opens a ticket on their service and says its protocol", function()
     local before = #tickets_of(17812)
-    local doc = call { callerid = "+55 (37) 3333-4444", inputs = { CPF_LAVYNIA } }
+    local doc = call { callerid = "+55 (37) 3333-4444" }
     assert.are.equal("aberto", doc.vars.HUBSOFT_RESULTADO)
-    -- asked for the CPF once, with the prompt
-    local reads = args_of(doc, "read")
-    assert.are.equal(1, #reads)
-    assert.are.equal("HUBSOFT_DIGITOS", reads[1][1])
-    assert.are.equal("hubsoft/digite-cpf", reads[1][2])
-    -- the ticket exists in the fake server, open, on her service, with her number
+    assert.are.equal(0, #args_of(doc, "read"), "nothing asked: the caller ID was enough")
+    -- looked up by phone, the number normalised to DDNNNNNNNNN
+    local lookups = srv:requests("/api/v1/integracao/cliente")
+    assert.matches("busca=telefone", lookups[1].query)
+    assert.matches("termo_busca=3733334444", lookups[1].query)
+    -- the ticket exists in the fake server, open, on her first service, with her number and name
     local after = tickets_of(17812)
     assert.are.equal(before + 1, #after)
     local t = after[#after]
     assert.is_false(t.fechado)
     assert.are.equal(doc.vars.HUBSOFT_PROTOCOLO, t.protocolo)
     assert.are.equal("3733334444", t.telefone)
+    assert.are.equal("LAVYNIA DE ASSUNÇÃO", t.nome)
     -- what the caller heard: "aberto", "seu protocolo", then the digits
     local p = played(doc)
     assert.is_true(contains(p, "hubsoft/atendimento-aberto"))
@@ -150,13 +149,13 @@ describe("examples/ivr (pbx_lua / mod_lua dial plans under lua5.1)", function()
     assert.are.equal(1, #said)
     assert.are.equal(t.protocolo, said[1][1])
     assert.are.equal("answer", doc.calls[1].app)
-    assert.are.equal("hangup", doc.calls[#doc.calls].app)
+    assert.are.equal(0, #args_of(doc, "dial"), "no destination configured: no transfer")
     assert.are.equal(logins0 + 1, srv:stats().logins)
   end)
 
   it("a second call (another process) finds the open ticket and does not log in again", function()
     local total = srv:state().total
-    local doc = call { callerid = "3733334444", inputs = { CPF_LAVYNIA } }
+    local doc = call { callerid = "3733334444" }
     assert.are.equal("existente", doc.vars.HUBSOFT_RESULTADO)
     local open = tickets_of(17812)
     assert.are.equal(open[#open].protocolo, doc.vars.HUBSOFT_PROTOCOLO)
@@ -167,29 +166,79 @@ describe("examples/ivr (pbx_lua / mod_lua dial plans under lua5.1)", function()
     assert.are.equal("600", capture("stat -c %a " .. quote(dir .. "/hubsoft-token.json")))
   end)
 
-  it("cannot open a ticket for a customer whose service it cannot learn: says so, opens nothing", function()
-    local total = srv:state().total
-    local doc = call { callerid = "8133334444", inputs = { CPF_BIANCA } } -- not in the phone book
-    assert.are.equal("sem_servico", doc.vars.HUBSOFT_RESULTADO)
-    assert.are.same({ "hubsoft/nao-identificado" }, played(doc))
-    assert.are.equal(total, srv:state().total)
-    assert.are.equal(logins0 + 1, srv:stats().logins)
+  it("an unknown number types a CPF; a mistyped one is caught by its check digits", function()
+    local doc = call { callerid = "8133330000", inputs = { "86214941082", CPF_LAVYNIA } }
+    assert.are.equal("existente", doc.vars.HUBSOFT_RESULTADO)
+    local reads = args_of(doc, "read")
+    assert.are.equal(2, #reads)
+    assert.are.equal("HUBSOFT_DIGITOS", reads[1][1])
+    assert.are.equal("hubsoft/digite-cpf", reads[1][2])
+    assert.are.equal("hubsoft/numero-invalido", played(doc)[1])
+    -- the typo never reached HubSoft: one search by phone, one by the right CPF
+    local searches = {}
+    for _, r in ipairs(srv:requests("/api/v1/integracao/cliente")) do
+      if r.path == "/api/v1/integracao/cliente" then searches[#searches + 1] = r.query end
+    end
+    assert.matches("termo_busca=8133330000", searches[#searches - 1])
+    assert.matches("termo_busca=" .. CPF_LAVYNIA, searches[#searches])
   end)
 
-  it("identifies a caller from the phone book without asking, and opens on its service", function()
+  it("transfers with the customer popped up for the attendant; an answered call keeps it", function()
     assert.are.equal(0, #tickets_of(12345))
-    local doc = call { callerid = "081987654321" }
-    assert.are.equal(0, #args_of(doc, "read"), "nothing asked")
+    local doc = call { callerid = "081987654321", env = TRANSFER }
     assert.are.equal("aberto", doc.vars.HUBSOFT_RESULTADO)
     local t = tickets_of(12345)
     assert.are.equal(1, #t)
     assert.are.equal("81987654321", t[1].telefone)
-    assert.are.equal(t[1].protocolo, args_of(doc, "saydigits")[1][1])
+    -- the pop-up: the attendant's extension, the caller, the customer and the protocol
+    local pops = srv:suporte().ligacoes
+    assert.are.equal(1, #pops)
+    assert.are.equal("111", pops[1].ramal)
+    assert.are.equal("81987654321", pops[1].telefone)
+    assert.are.equal(1204, pops[1].codigo_cliente)
+    assert.are.same({ origem = "URA", resultado = "aberto", protocolo = t[1].protocolo }, pops[1].ligacao_params)
+    -- then the Dial, after the protocol was said
+    assert.are.same({ { "PJSIP/111", 30 } }, args_of(doc, "dial"))
+    local order = {}
+    for _, c in ipairs(doc.calls) do order[#order + 1] = c.app end
+    local said_at, dial_at
+    for i, a in ipairs(order) do
+      if a == "saydigits" then said_at = i elseif a == "dial" then dial_at = i end
+    end
+    assert.is_true(said_at < dial_at)
+    -- answered: the pop-up stays with the attendant, the hang-up that follows cancels nothing
+    assert.is_true(contains(order, "h"))
+    assert.are.equal(0, #srv:requests(CANCELAR))
+    assert.is_true(srv:suporte().ligacoes[1].aberta)
     assert.are.equal(logins0 + 1, srv:stats().logins)
   end)
 
-  it("FreeSWITCH: the same menu through session:*", function()
-    local doc = call { freeswitch = true, callerid = "81987654321" }
+  it("a transfer nobody answers closes the pop-up", function()
+    local doc = call { callerid = "81987654321", env = TRANSFER, dialstatus = "NOANSWER" }
+    assert.are.equal("existente", doc.vars.HUBSOFT_RESULTADO)
+    local pops = srv:suporte().ligacoes
+    assert.are.equal(2, #pops)
+    assert.is_false(pops[2].aberta)
+    local cancel = srv:requests(CANCELAR)
+    assert.are.equal(1, #cancel)
+    assert.are.same({ ramal = "111", telefone = "81987654321" }, cjson.decode(cancel[1].body))
+    assert.are.equal("0", doc.vars.HUBSOFT_POPUP)
+  end)
+
+  it("a caller who hangs up during the transfer: the h extension closes the pop-up, once", function()
+    local before = #srv:requests(CANCELAR)
+    local doc = call { callerid = "81987654321", env = TRANSFER, dialstatus = "CANCEL" }
+    assert.are.equal("existente", doc.vars.HUBSOFT_RESULTADO)
+    assert.are.equal(1, #args_of(doc, "dial"))
+    assert.are.equal(0, #args_of(doc, "hangup"), "pbx_lua ended the extension at the Dial")
+    local pops = srv:suporte().ligacoes
+    assert.is_false(pops[#pops].aberta)
+    assert.are.equal(before + 1, #srv:requests(CANCELAR))
+  end)
+
+  it("FreeSWITCH: the same menu through session:*, bridged, the pop-up closed when unanswered", function()
+    local before = #srv:requests(NOTIFICAR)
+    local doc = call { freeswitch = true, callerid = "81987654321", env = TRANSFER, dialstatus = "NOANSWER" }
     assert.are.equal("existente", doc.vars.HUBSOFT_RESULTADO)
     local t = tickets_of(12345)
     assert.are.equal(1, #t, "no second ticket")
@@ -198,7 +247,11 @@ describe("examples/ivr (pbx_lua / mod_lua dial plans under lua5.1)", function()
     assert.are.same({ t[1].protocolo, "pt", "number", "iterated" }, say[1])
     assert.is_true(contains(played(doc, "streamFile"), "hubsoft/seu-protocolo.wav"))
     assert.are.equal("answer", doc.calls[1].app)
-    -- a CPF typed through session:read when the number is unknown
+    assert.are.same({ { "bridge", "PJSIP/111" } }, args_of(doc, "execute"))
+    assert.are.equal(before + 1, #srv:requests(NOTIFICAR))
+    local pops = srv:suporte().ligacoes
+    assert.is_false(pops[#pops].aberta)
+    -- a CPF typed through session:read when the number is not a phone number
     doc = call { freeswitch = true, callerid = "anonymous", inputs = { "", CPF_LAVYNIA } }
     assert.are.equal("existente", doc.vars.HUBSOFT_RESULTADO)
     assert.are.equal(2, #args_of(doc, "read"))

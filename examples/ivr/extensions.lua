@@ -1,8 +1,10 @@
 -- Asterisk dial plan in Lua (pbx_lua, Lua 5.1): /etc/asterisk/extensions.lua
 --
--- The "hubsoft-ura" context answers, identifies the customer (caller ID in the phone
--- book, else a CPF/CNPJ typed on the keypad), says the protocol of their open HubSoft
--- ticket, or opens one and says its protocol. The work is in hubsoft_ura.lua.
+-- The "hubsoft-ura" context answers, knows the customer by caller ID (else by a CPF/CNPJ
+-- typed on the keypad), says the protocol of their open HubSoft ticket, or opens one and
+-- says its protocol; then, with HUBSOFT_IVR_DESTINO set, pops the customer up on the
+-- attendant's HubSoft screen and Dial()s them. An unanswered transfer, or a caller who
+-- hangs up, closes the pop-up (the `h` extension). The work is in hubsoft_ura.lua.
 --
 --   ; extensions.conf (or another Lua context) sends calls here:
 --   exten => 4000,1,Goto(hubsoft-ura,s,1)
@@ -10,7 +12,9 @@
 -- Environment of the asterisk process (e.g. a systemd drop-in for asterisk.service):
 --   HUBSOFT_URL, HUBSOFT_CLIENT_ID, HUBSOFT_CLIENT_SECRET, HUBSOFT_USERNAME, HUBSOFT_PASSWORD,
 --   HUBSOFT_TOKEN_FILE (writable by asterisk; one login serves every call while valid),
---   HUBSOFT_IVR_PHONEBOOK, HUBSOFT_IVR_DIR (where hubsoft_ura.lua is, if not on LUA_PATH),
+--   HUBSOFT_IVR_DESTINO (Dial() argument, e.g. "PJSIP/111"), HUBSOFT_IVR_RAMAL (that
+--   attendant's extension in HubSoft, for the pop-up),
+--   HUBSOFT_IVR_DIR (where hubsoft_ura.lua is, if not on LUA_PATH),
 --   HUBSOFT_IVR_SOUNDS (prompt folder under Asterisk's sounds, default "hubsoft"),
 --   HUBSOFT_IVR_FALLBACK ("context,exten,priority" to send a call that could not be
 --   served to a person; without it the call is hung up after the message),
@@ -31,10 +35,8 @@ local function sound(name)
   return dir .. "/" .. name
 end
 
-local function ura(context, extension) -- luacheck: no unused args
-  local ura_lib = require "hubsoft_ura"
-  app.answer()
-  local voice = {
+local function voice_of()
+  return {
     caller_id = function() return channel.CALLERID("num"):get() end,
     play = function(prompt) app.playback(sound(prompt)) end,
     say_digits = function(digits) app.saydigits(digits) end,
@@ -44,14 +46,33 @@ local function ura(context, extension) -- luacheck: no unused args
       return channel.HUBSOFT_DIGITOS:get()
     end,
     set = function(name, value) channel[name]:set(value) end,
+    get = function(name) return channel[name]:get() end,
     log = function(msg) app.verbose(1, msg) end,
   }
+end
+
+local function ura(context, extension) -- luacheck: no unused args
+  local ura_lib = require "hubsoft_ura"
+  app.answer()
+  local voice = voice_of()
   local ok, result = pcall(ura_lib.run, voice)
   if not ok then -- a bug or a bad configuration: never leave the caller in silence
     app.verbose(1, "hubsoft-ura: " .. tostring(result))
     app.playback(sound(ura_lib.PROMPTS.indisponivel))
     channel.HUBSOFT_RESULTADO:set("erro")
     result = { resultado = "erro" }
+  end
+  local destino = os.getenv("HUBSOFT_IVR_DESTINO")
+  if destino and destino ~= "" then
+    -- If the caller hangs up during the Dial, pbx_lua ends this function and
+    -- Asterisk runs the `h` extension, which closes the pop-up.
+    app.dial(destino, 30)
+    if channel.DIALSTATUS:get() == "ANSWER" then
+      channel.HUBSOFT_POPUP:set("0") -- the attendant took the call and the pop-up
+    else
+      ura_lib.cancel_popup(voice) -- NOANSWER, BUSY, CONGESTION...
+    end
+    return app.hangup()
   end
   if result.resultado == "existente" or result.resultado == "aberto" then
     return app.hangup()
@@ -64,11 +85,18 @@ local function ura(context, extension) -- luacheck: no unused args
   return app.hangup()
 end
 
+-- The call ended (the caller hung up, or after the hangup above): a pop-up still
+-- open is closed.
+local function hangup_handler()
+  require("hubsoft_ura").cancel_popup(voice_of())
+end
+
 extensions = {
   ["hubsoft-ura"] = {
     ["s"] = ura,
     -- dialled straight into the context (e.g. a DID routed here)
     ["_X."] = ura,
+    ["h"] = hangup_handler,
   },
 }
 

@@ -1,4 +1,7 @@
 -- FreeSWITCH (mod_lua) version of the HubSoft phone menu; the work is in hubsoft_ura.lua.
+-- With HUBSOFT_IVR_DESTINO set (a bridge string, e.g. "user/111"), the call is bridged to
+-- the attendant after the menu, with the customer popped up on their HubSoft screen
+-- (HUBSOFT_IVR_RAMAL); an unanswered bridge or a caller who hangs up closes the pop-up.
 --
 --   <!-- dialplan -->
 --   <extension name="hubsoft-ura">
@@ -63,6 +66,7 @@ local voice = {
     return session:read(1, max, file(prompt), seconds * 1000, "#")
   end,
   set = function(name, value) session:setVariable(name, value) end,
+  get = function(name) return session:getVariable(name) end,
   log = function(msg) freeswitch.consoleLog("NOTICE", msg .. "\n") end,
 }
 
@@ -71,5 +75,15 @@ if not ok then
   freeswitch.consoleLog("ERR", "hubsoft-ura: " .. tostring(result) .. "\n")
   voice.play(ura.PROMPTS.indisponivel)
   session:setVariable("HUBSOFT_RESULTADO", "erro")
+end
+
+local destino = env("HUBSOFT_IVR_DESTINO", nil)
+if destino and session:ready() then
+  session:execute("bridge", destino)
+  -- SUCCESS: the attendant answered and has the pop-up; anything else
+  -- (NO_ANSWER, USER_BUSY, ORIGINATOR_CANCEL when the caller hung up) closes it
+  if session:getVariable("originate_disposition") ~= "SUCCESS" then
+    ura.cancel_popup(voice)
+  end
 end
 -- the dialplan continues after the lua application: route on ${HUBSOFT_RESULTADO}

@@ -14,7 +14,11 @@
 --
 -- Input from the environment: STANDIN_CALLERID (the caller's number), STANDIN_INPUTS
 -- (what the caller types at each successive read, separated by commas; an empty item
--- is a timeout). Output: a JSON document in the file STANDIN_OUT (else on stdout):
+-- is a timeout), STANDIN_DIALSTATUS (how a transfer ends: ANSWER, the default,
+-- NOANSWER, or CANCEL: the caller hangs up while it rings, which in pbx_lua ends the
+-- extension with an error and in FreeSWITCH makes session:ready() false). After the
+-- extension, the context's `h` extension runs, as Asterisk runs it when the call ends.
+-- Output: a JSON document in the file STANDIN_OUT (else on stdout):
 --   {"calls": [{"app": "playback", "args": ["hubsoft/seu-protocolo"]}, ...],
 --    "vars": {"HUBSOFT_RESULTADO": "aberto", ...}, "error": "..." (when the script raised)}
 -- Exits 0 when the script ran to the end, 1 when it raised.
@@ -57,6 +61,9 @@ local function typed()
 end
 
 local caller = os.getenv("STANDIN_CALLERID") or ""
+local dialstatus = os.getenv("STANDIN_DIALSTATUS")
+if dialstatus == nil or dialstatus == "" then dialstatus = "ANSWER" end
+local HANGUP = {} -- what pbx_lua raises when the channel hangs up during an application
 
 if not freeswitch_mode then
   vars["CALLERID(num)"] = caller
@@ -89,6 +96,9 @@ if not freeswitch_mode then
         if lname == "read" then
           local var = ...
           vars[var] = typed()
+        elseif lname == "dial" then
+          vars.DIALSTATUS = dialstatus
+          if dialstatus == "CANCEL" then error(HANGUP, 0) end
         end
         return 0
       end
@@ -96,9 +106,17 @@ if not freeswitch_mode then
   })
 else
   local fs_vars = { caller_id_number = caller, destination_number = "4000" }
-  local answered = false
+  local answered, hung_up = false, false
   local S = {}
-  function S:ready() return true end
+  function S:ready() return not hung_up end
+  function S:execute(app_name, data)
+    record("execute", app_name, data)
+    if app_name == "bridge" then
+      fs_vars.originate_disposition = ({ ANSWER = "SUCCESS", NOANSWER = "NO_ANSWER" })[dialstatus]
+        or "ORIGINATOR_CANCEL"
+      hung_up = dialstatus == "CANCEL"
+    end
+  end
   function S:answer() answered = true; record("answer") end
   function S:answered() return answered end
   function S:getVariable(k) return fs_vars[k] end
@@ -128,7 +146,12 @@ local ok, err = pcall(function()
   assert(type(extensions) == "table", "the script defines no `extensions` table")
   local ctx = assert(extensions[context], "no context " .. context)
   local fn = assert(ctx[exten], "no extension " .. exten .. " in " .. context)
-  return fn(context, exten)
+  local done, why = pcall(fn, context, exten)
+  if not done and why ~= HANGUP then error(why, 0) end
+  if ctx.h then
+    record("h")
+    ctx.h(context, "h")
+  end
 end)
 
 local doc = { calls = calls, vars = vars }
