@@ -9,6 +9,11 @@
 --   2. "Voltou!": the bot looks again, finds the ticket from conversation 1
 --      open and adds the message to it instead of opening a new one, then
 --      closes it with hubsoft.parametros_fechamento.
+--   3. "Liberar minha internet" and "quando vem o técnico?": the bot finds the
+--      customer's service (consultar_clientes by CPF), unlocks it on trust for
+--      a day (desbloqueio_confianca: what ISP bots are asked most), and tells
+--      the technician's scheduled visit from the customer's service orders
+--      (ordens_servico_do_cliente).
 --
 -- Run it from the repository root, after building (see scripts/demo.sh):
 --
@@ -140,7 +145,12 @@ local function connect()
   end
   local fake = require "spec.support.server"
   local srv = fake.start { seed_tickets = 20 }
-  return hubsoft.new(srv:config()), {
+  local api = hubsoft.new(srv:config())
+  -- The ISP's back office schedules one of her service orders (simulated
+  -- here), so conversation 3 has a visit to tell.
+  local r = must(api:ordens_servico_do_cliente("cpf_cnpj", "86214941081", { status = "aguardando_agendamento" }))
+  if r.ordens_servico[1] then must(api:agendar_ordem_servico(r.ordens_servico[1].id_ordem_servico)) end
+  return api, {
     cpf = "86214941081", id_cliente_servico = 17812, telefone = "81987654321", nome = "Lavynia de Assunção",
   }, srv
 end
@@ -254,10 +264,64 @@ local function conversation_2(api, cliente, esperado)
   return at
 end
 
+-- The customer's service as HubSoft has it (status, plan), found by CPF.
+local function servico_do_cliente(api, cliente)
+  local r = must(api:consultar_clientes("cpf_cnpj", cliente.cpf, { limit = 1 }))
+  local c = r.clientes[1]
+  if not c then return nil end
+  for _, s in ipairs(c.servicos or {}) do
+    if tostring(s.id_cliente_servico) == tostring(cliente.id_cliente_servico) then return s, c end
+  end
+  return c.servicos and c.servicos[1], c
+end
+
+-- The next technician's visit: a scheduled (pendente) service order, else one
+-- still awaiting scheduling. Dates in this answer are DD/MM/YYYY HH:MM:SS.
+local function proxima_visita(api, cliente)
+  for _, status in ipairs { "pendente", "aguardando_agendamento" } do
+    local r = must(api:ordens_servico_do_cliente("cpf_cnpj", cliente.cpf, {
+      status = status, order_by = "data_inicio_programado", order_type = "asc", limit = 1,
+    }))
+    if r.ordens_servico[1] then return r.ordens_servico[1], status end
+  end
+  return nil
+end
+
+local function conversation_3(api, cliente)
+  print("== conversa 3 / conversation 3 ==")
+  say("cliente", "Liberar minha internet, por favor. Pago amanhã.")
+  local servico = servico_do_cliente(api, cliente)
+  if not servico then error("the customer was not found by CPF") end
+  note(("serviço %s: %s (%s)"):format(tostring(servico.id_cliente_servico), tostring(servico.nome),
+    tostring(servico.status)))
+  -- a write: sent once; the ISP's limit of days is the server's answer (kind "api")
+  local r, err = api:desbloqueio_confianca(servico.id_cliente_servico, 1)
+  if r then
+    say("bot", r.msg .. ". / Unlocked on trust.")
+  elseif err.kind == "api" then
+    say("bot", "Não consegui liberar: " .. err.message .. " / Could not unlock.")
+  else
+    error(err)
+  end
+
+  say("cliente", "E o técnico, quando vem?")
+  local visita, status = proxima_visita(api, cliente)
+  if not visita then
+    say("bot", "Não há visita técnica pendente. / No technician visit pending.")
+  elseif status == "pendente" then
+    say("bot", ("Visita técnica agendada para %s (O.S. nº %s). / Visit scheduled.")
+      :format(visita.data_inicio_programado, visita.numero_ordem_servico))
+  else
+    say("bot", ("Sua visita técnica (O.S. nº %s) ainda aguarda agendamento. / Visit awaiting scheduling.")
+      :format(visita.numero_ordem_servico))
+  end
+end
+
 local api, cliente, srv = connect()
 local ok, failure = pcall(function()
   local at = conversation_1(api, cliente)
   conversation_2(api, cliente, at)
+  conversation_3(api, cliente)
 end)
 api:close()
 if srv then srv:stop() end

@@ -4,6 +4,7 @@
 -- that what they did can be checked in the server's state.
 
 local hubsoft = require "hubsoft"
+local cjson = require "cjson"
 local fake = require "spec.support.server"
 local util = require "spec.support.util"
 
@@ -133,10 +134,14 @@ describe("examples", function()
       -- conversation 2 found the ticket of conversation 1 instead of opening another
       assert.equals(opened, out:match("Registrei no atendimento (%d+)"))
       assert.matches("Ticket closed", out)
+      -- conversation 3: unlocked on trust, and the visit the back office scheduled
+      assert.matches("Desbloqueio em confiança realizado com sucesso até a data %d%d/%d%d/%d%d%d%d", out)
+      assert.matches("Visita técnica agendada para %d%d/%d%d/%d%d%d%d %d%d:%d%d:%d%d %(O%.S%. nº %d+%)", out)
       assert.matches("chatbot: ok\n$", out)
     end)
 
     it("leaves the expected trail in a server it is pointed at with HUBSOFT_URL", function()
+      srv:seed_suporte { ordens_servico = 3 } -- 90003, on her service, awaits scheduling
       local status, out, err = run("examples/chatbot.lua", {}, real_server_env {
         CHATBOT_CPF = "12345678901", CHATBOT_ID_CLIENTE_SERVICO = "12345",
         CHATBOT_TELEFONE = "8133334444", CHATBOT_NOME = "Bianca Couto Araújo",
@@ -170,6 +175,11 @@ describe("examples", function()
         assert.matches("apenas_pendente=sim", r.query)
       end
       assert.equals(1, #srv:requests("/api/v1/integracao/atendimento/adicionar_anexo/"))
+      -- conversation 3: her service unlocked on trust for one day, once
+      assert.same({ id_cliente_servico = 12345, dias_desbloqueio = 1 },
+        cjson.decode(srv:requests("/api/v1/integracao/cliente/desbloqueio_confianca")[1].body))
+      assert.equals(1, #srv:suporte().desbloqueios)
+      assert.matches("Sua visita técnica %(O%.S%. nº 3003%) ainda aguarda agendamento", out)
     end)
 
     it("exits non-zero when the flow fails", function()
