@@ -561,14 +561,7 @@ local function shaped(core, shape, v)
   return v
 end
 
---- Validate a call and build the request it makes, without sending it.
--- @param core the C core module (for `error`, `array`, `object`)
--- @param row a row of `rows` (or its name)
--- @param ... the method's arguments (without the client)
--- @return `{method=, path=, opts={query=, json=, files=, idempotent=}}`,
---   or nil and a validation error
--- @usage local req = assert(endpoints.prepare(core, "configuracao", "disponibilidade"))
--- -- req.method == "GET", req.path == "/api/v1/integracao/configuracao/disponibilidade"
+-- A validation error for `field`: nothing was sent.
 local function failure(core, row, method, field, msg)
   return nil, core.error {
     kind = "validation",
@@ -581,6 +574,14 @@ local function failure(core, row, method, field, msg)
   }
 end
 
+--- Validate a call and build the request it makes, without sending it.
+-- @param core the C core module (for `error`, `array`, `object`)
+-- @param row a row of `rows` (or its name)
+-- @param ... the method's arguments (without the client)
+-- @return `{method=, path=, opts={query=, json=, files=, idempotent=}}`,
+--   or nil and a validation error
+-- @usage local req = assert(endpoints.prepare(core, "configuracao", "disponibilidade"))
+-- -- req.method == "GET", req.path == "/api/v1/integracao/configuracao/disponibilidade"
 function M.prepare(core, row, ...)
   if type(row) == "string" then
     row = assert(M.by_name[row], "no such endpoint")
@@ -782,8 +783,10 @@ end
 -- `filtros`: `itens_por_pagina` (required, 1..500, also placed in the path),
 -- `pagina` (from 0; sent as 0 when absent), `data_inicio`, `data_fim`
 -- (`YYYY-MM-DD`), `tipo_atendimento`, `status_atendimento` (ids: array or
--- "1,2"), `id_servico`, `relacoes` (cliente_servico, usuarios_responsaveis,
--- atendimento_mensagem, checklists). `metodo_http = "GET"` uses the vendor's
+-- "1,2"), `id_servico` (an id or ids), `relacoes` (cliente_servico,
+-- usuarios_responsaveis, atendimento_mensagem, checklists). The page goes as
+-- `pagina` and also as `?page=N` (at least 1), which is all the vendor's
+-- Laravel paginator reads. `metodo_http = "GET"` uses the vendor's
 -- GET form of the same endpoint instead: parameters in the query string,
 -- `data_inicio` and `data_fim` required. Retried like a read.
 -- @function consultar_atendimentos
@@ -794,7 +797,7 @@ end
 
 --- List atendimentos (GET .../atendimento/todos).
 -- `filtros`: `pagina` (>= 0), `itens_por_pagina` (1..500), `data_inicio`,
--- `data_fim`, `relacoes` (as for consultar_atendimentos).
+-- `data_fim`, `relacoes` (any relation names: the reference lists none here).
 -- @function todos_atendimentos
 -- @tparam[opt] table filtros
 -- @treturn table the decoded response, or nil and an error table
@@ -806,7 +809,7 @@ end
 -- digits). Optional: `id_tipo_atendimento`, `id_atendimento_status`,
 -- `id_usuario_responsavel` and `id_disponibilidade` (ids: array or "1,2"),
 -- `email`, `id_origem_contato`, `abrir_os` (boolean), `parametros` (a table or
--- an array of tables of scalars), `parametros_ordem_servico` (see
+-- an array of tables, any nesting), `parametros_ordem_servico` (see
 -- hubsoft.parametros_ordem_servico), `parametros_fechamento` (with
 -- `id_motivo_fechamento_atendimento`).
 -- @function abrir_atendimento
@@ -818,7 +821,7 @@ end
 
 --- Edit an atendimento (PUT .../atendimento/:id_atendimento).
 -- `dados`: `fechar_atendimento` (boolean, sent as false when absent),
--- `descricao`, `parametros` (table of scalars), `parametros_fechamento`
+-- `descricao`, `parametros` (a table, any nesting), `parametros_fechamento`
 -- (`id_motivo_fechamento`, `descricao_fechamento`, `status_fechamento`),
 -- `id_atendimento_status`, `id_tipo_atendimento`. Closing and changing the
 -- status or type in the same call is refused.
@@ -871,10 +874,157 @@ end
 --   {apenas_pendente = false, limit = 50}))
 
 --- A configuration list (GET .../configuracao/:recurso), e.g. "status_atendimento",
--- "disponibilidade", "tipo_atendimento".
+-- "disponibilidade", "tipo_atendimento", "motivo_fechamento_atendimento".
+-- `filtros` go to the query string: parameter names (letters, digits, `_`) to
+-- strings, numbers, booleans or arrays of them.
 -- @function configuracao
 -- @tparam string recurso lower-case letters and underscores
+-- @tparam[opt] table filtros e.g. `{id_tipo_atendimento = 132}`
 -- @treturn table the decoded response, or nil and an error table
--- @usage local r = assert(api:configuracao("status_atendimento"))
+-- @usage local r = assert(api:configuracao("motivo_fechamento_atendimento", {id_tipo_atendimento = 132}))
+
+--- Search customers (GET .../cliente). A read.
+-- `opcoes`: `limit` (1..100, server default 5), `cancelado`, `ultima_conexao`,
+-- `incluir_contrato`, `incluir_alarmes` ("sim", "nao" or a boolean), `inativo`
+-- ("sim", "nao", "todos" or a boolean), `servico_status` (a service-status
+-- prefix), `order_by` (data_cadastro, data_fechamento), `order_type` (asc, desc).
+-- Answers `{clientes = {...}}`; each customer holds `servicos`, each with its
+-- `id_cliente_servico` (see docs/METHODS.md, "What the records hold").
+-- @function consultar_clientes
+-- @tparam string busca nome_razaosocial, nome_fantasia, cpf_cnpj, codigo_cliente,
+--   telefone, login_radius, ipv4, mac or id_cliente_servico
+-- @param termo_busca non-empty string or whole number
+-- @tparam[opt] table opcoes
+-- @treturn table the decoded response, or nil and an error table
+-- @usage local r = assert(api:consultar_clientes("telefone", hubsoft.telefone(caller_id), {limit = 1}))
+-- local servico = r.clientes[1] and r.clientes[1].servicos[1]
+
+--- Every customer, page by page (GET .../cliente/todos); walk it with
+-- `api:each("todos_clientes", filtros)`. A read.
+-- `filtros`: `itens_por_pagina` (required, 1..500), `pagina` (from 0; 0 when
+-- absent), `data_inicio`, `data_fim` (registration date), `cancelado`,
+-- `possui_pacote` ("sim"/"nao"/boolean), `codigo_pacote`, `servico_status`,
+-- `relacoes` (endereco_instalacao, endereco_cadastral, endereco_cobranca,
+-- endereco_fiscal, pacotes, interface, interface_roteamento, equipamento_conexao,
+-- equipamento_roteamento, grupos, porta_atendimento, senhas, status_conexao).
+-- @function todos_clientes
+-- @tparam table filtros
+-- @treturn table `{paginacao = {...}, clientes = {...}}`, or nil and an error table
+-- @usage for cliente in api:each("todos_clientes", {itens_por_pagina = 100}) do print(cliente.nome_razaosocial) end
+
+--- A service's RADIUS sessions (GET .../cliente/extrato_conexao). A read.
+-- `opcoes`: `limit` (1..50), `data_inicio`, `data_fim`.
+-- @function extrato_conexao
+-- @tparam string busca login, ipv4, ipv6_wan, ipv6_lan or mac
+-- @param termo_busca non-empty string
+-- @tparam[opt] table opcoes
+-- @treturn table `{registros = {...}, estatisticas = {...}}`, or nil and an error table
+-- @usage local r = assert(api:extrato_conexao("login", servico.login, {limit = 10}))
+
+--- Unlock a service on trust (POST .../cliente/desbloqueio_confianca). A
+-- write: sent once. The ISP's maximum of days is enforced by the server (an
+-- "api" error).
+-- @function desbloqueio_confianca
+-- @param id_cliente_servico positive id
+-- @param[opt] dias_desbloqueio integer >= 1 (the server's default is 1: until tomorrow)
+-- @treturn table `{status, msg}`, or nil and an error table
+-- @usage local r, err = api:desbloqueio_confianca(17812)
+
+--- Drop the service's connection so it reconnects (GET
+-- .../cliente/solicitar_desconexao/:id_cliente_servico). A write despite the
+-- GET: never re-sent once it may have reached the server.
+-- @function solicitar_desconexao
+-- @param id_cliente_servico positive id
+-- @treturn table `{status, msg, login}`, or nil and an error table
+-- @usage assert(api:solicitar_desconexao(17812))
+
+--- Clear the MAC address bound to the service (POST .../cliente/reset_mac_addr). A write.
+-- @function resetar_mac
+-- @param id_cliente_servico positive id
+-- @treturn table `{status, msg}`, or nil and an error table
+-- @usage assert(api:resetar_mac(17812))
+
+--- Search service orders (POST .../ordem_servico/consultar). A read despite the POST.
+-- `filtros`: `consulta` (required: an O.S. number or a customer's name),
+-- `data_inicio`, `data_fim` (required, `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS`),
+-- `tipo_data`, `order_by` (data_cadastro, data_inicio_programado,
+-- data_inicio_executado, data_termino_programado, data_termino_executado),
+-- `order_by_key` (asc, desc), `status` (pendente, finalizado,
+-- aguardando_agendamento), `tecnicos` (ids or `{id = n}` tables),
+-- `tipo_ordem_servicos` (ids or `{id_tipo_ordem_servico = n}` tables),
+-- `id_ordem_servico`.
+-- @function consultar_ordens_servico
+-- @tparam table filtros
+-- @treturn table `{ordens_servico = {...}}`, or nil and an error table
+-- @usage local r = assert(api:consultar_ordens_servico{consulta = "João",
+--   data_inicio = "2025-09-01", data_fim = "2025-09-30", tecnicos = {4}})
+
+--- Every service order, page by page (GET .../ordem_servico/todos); walk it
+-- with `api:each("todas_ordens_servico", filtros)`. A read.
+-- `filtros`: `itens_por_pagina` (required, 1..500), `pagina` (from 0),
+-- `data_inicio`, `data_fim`, `tipo_data` (as for consultar_ordens_servico),
+-- `relacoes` ("tecnicos").
+-- @function todas_ordens_servico
+-- @tparam table filtros
+-- @treturn table `{paginacao = {...}, ordens_servico = {...}}`, or nil and an error table
+-- @usage for os in api:each("todas_ordens_servico", {itens_por_pagina = 100}) do print(os.numero) end
+
+--- A customer's service orders (GET .../cliente/ordem_servico). A read.
+-- `opcoes`: `limit` (1..50), `status` (pendente, aguardando_agendamento,
+-- finalizado), `order_by` (data_cadastro, data_inicio_programado),
+-- `order_type` (asc, desc), `data_inicio`, `data_fim`.
+-- @function ordens_servico_do_cliente
+-- @tparam string busca codigo_cliente, cpf_cnpj, id_cliente_servico or numero_ordem_servico
+-- @param[opt] termo_busca non-empty string or whole number (optional, as documented)
+-- @tparam[opt] table opcoes
+-- @treturn table `{status = "suscess", ordens_servico = {...}}`, or nil and an error table
+-- @usage local r = assert(api:ordens_servico_do_cliente("cpf_cnpj", cpf, {status = "pendente"}))
+
+--- Schedule a service order awaiting scheduling (POST .../ordem_servico/agendar). A write.
+-- @function agendar_ordem_servico
+-- @param id_ordem_servico positive id
+-- @treturn table `{ordem_servico = {...}}`, or nil and an error table
+-- @usage assert(api:agendar_ordem_servico(1493))
+
+--- Reschedule a service order (POST .../ordem_servico/reagendar). A write.
+-- `dados`: `data_inicio_programado`, `data_termino_programado` (`YYYY-MM-DD`),
+-- `hora_inicio_programado`, `hora_termino_programado` (`HH:MM:SS`), all
+-- required, the end not before the start; `id_usuario_antigo` and
+-- `id_usuario_novo` (technician user ids) together or not at all.
+-- @function reagendar_ordem_servico
+-- @param id_ordem_servico positive id
+-- @tparam table dados
+-- @treturn table `{ordem_servico = {...}}`, or nil and an error table
+-- @usage assert(api:reagendar_ordem_servico(1493, {data_inicio_programado = "2025-11-23",
+--   hora_inicio_programado = "08:00:00", data_termino_programado = "2025-11-23",
+--   hora_termino_programado = "09:30:00", id_usuario_antigo = 4, id_usuario_novo = 1}))
+
+--- Remove a service order's schedule (POST .../ordem_servico/remove_agendamento). A write.
+-- `dados`: `id_motivo_remocao_agendamento` (required id), `observacao`
+-- (required, at least 10 characters).
+-- @function remover_agendamento
+-- @param id_ordem_servico positive id
+-- @tparam table dados
+-- @treturn table `{ordem_servico = {...}}`, or nil and an error table
+-- @usage assert(api:remover_agendamento(1493, {id_motivo_remocao_agendamento = 8,
+--   observacao = "Cliente pediu para ir no dia seguinte."}))
+
+--- Pop a call up on a HubSoft user's screen (POST .../pbx/ligacao/notificar). A write.
+-- `dados`: `ramal` (digits) or `identificador_interno` (letters and digits),
+-- one of them required; `codigo_cliente`, `id_cliente` (ids), `telefone` (the
+-- caller, DDNNNNNNNNN: see hubsoft.telefone), `ligacao_params` (a table, any
+-- nesting).
+-- @function notificar_ligacao
+-- @tparam table dados
+-- @treturn table `{status, msg}`, or nil and an error table
+-- @usage assert(api:notificar_ligacao{ramal = 111, telefone = "37999912222",
+--   ligacao_params = {origem = "PBX", atendente = "João"}})
+
+--- Close the pop-up of a call that was not answered (POST .../pbx/ligacao/cancelar).
+-- A write; the same fields as notificar_ligacao.
+-- @function cancelar_ligacao
+-- @tparam table dados
+-- @treturn table `{status, msg}`, or nil and an error table
+-- @usage assert(api:cancelar_ligacao{ramal = 111, telefone = "37999912222"})
 
 return M
