@@ -242,6 +242,19 @@ describe("support desk methods against the fake server", function()
     end)
   end)
 
+  it("answers with the vendor's nulls: nome_fantasia, an O.S. without a ticket (keep_nulls)", function()
+    srv:seed_suporte { ordens_servico = 3 } -- 90003 is on service 12345 and has no ticket
+    local raw = hubsoft.new(merge(srv:config(), { keep_nulls = true }))
+    local r = assert(raw:consultar_clientes("cpf_cnpj", "86214941081"))
+    assert.equals(hubsoft.null, r.clientes[1].nome_fantasia)
+    assert.equals(hubsoft.null, r.clientes[1].email_secundario)
+    r = assert(raw:ordens_servico_do_cliente("numero_ordem_servico", "3003"))
+    assert.equals(1, #r.ordens_servico)
+    assert.equals(hubsoft.null, r.ordens_servico[1].atendimento)
+    assert.equals("BIANCA COUTO ARAÚJO", r.ordens_servico[1].cliente.nome_razaosocial)
+    raw:close()
+  end)
+
   ----------------------------------------------------------------------------
   describe("vendor fidelity (each was refused or impossible before)", function()
     it("parametros are \"any information\": nested tables reach the server as sent", function()
