@@ -36,10 +36,12 @@ local function pick_lua()
   return "lua"
 end
 
+-- The server is part of the package (lua/hubsoft/fake_server.lua); the specs
+-- run the checkout's copy.
 local function script_path()
   local src = debug.getinfo(1, "S").source
   local dir = src:match("^@(.*)[/\\][^/\\]*$") or "."
-  return dir .. "/fake_server.lua"
+  return dir .. "/../../lua/hubsoft/fake_server.lua"
 end
 
 -- A file's contents; "" when it cannot be read.
