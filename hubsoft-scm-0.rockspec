@@ -41,6 +41,7 @@ build = {
   modules = {
     ["hubsoft"] = "lua/hubsoft/init.lua",
     ["hubsoft.endpoints"] = "lua/hubsoft/endpoints.lua",
+    ["hubsoft.fake_control"] = "lua/hubsoft/fake_control.lua",
     ["hubsoft.fake_server"] = "lua/hubsoft/fake_server.lua",
     ["hubsoft.paginate"] = "lua/hubsoft/paginate.lua",
     ["hubsoft.token_store"] = "lua/hubsoft/token_store.lua",
