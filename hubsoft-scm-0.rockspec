@@ -40,6 +40,14 @@ build = {
   type = "builtin",
   modules = {
     ["hubsoft"] = "lua/hubsoft/init.lua",
+    ["hubsoft.cli.config"] = "lua/hubsoft/cli/config.lua",
+    ["hubsoft.cli.export"] = "lua/hubsoft/cli/export.lua",
+    ["hubsoft.cli.help"] = "lua/hubsoft/cli/help.lua",
+    ["hubsoft.cli.main"] = "lua/hubsoft/cli/main.lua",
+    ["hubsoft.cli.params"] = "lua/hubsoft/cli/params.lua",
+    ["hubsoft.cli.progress"] = "lua/hubsoft/cli/progress.lua",
+    ["hubsoft.cli.rows"] = "lua/hubsoft/cli/rows.lua",
+    ["hubsoft.cli.writers"] = "lua/hubsoft/cli/writers.lua",
     ["hubsoft.endpoints"] = "lua/hubsoft/endpoints.lua",
     ["hubsoft.fake_control"] = "lua/hubsoft/fake_control.lua",
     ["hubsoft.fake_server"] = "lua/hubsoft/fake_server.lua",
@@ -57,6 +65,9 @@ build = {
       libdirs = { "$(CURL_LIBDIR)" },
       libraries = { "curl", "m" },
     },
+  },
+  install = {
+    bin = { hubsoft = "bin/hubsoft" },
   },
   copy_directories = { "docs", "examples" },
 }
