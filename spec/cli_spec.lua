@@ -91,6 +91,15 @@ describe("hubsoft help", function()
     assert.matches("--id_plano  (required)\n        must be a positive integer id", out, 1, true)
   end)
 
+  it("matches the README's session", function()
+    local readme = util.read_file("README.md")
+    local shown = readme:match("\n%$ hubsoft help adicionar_anexos\n(.-\n)\n")
+    assert.is_not_nil(shown)
+    local status, out = hubsoft { "help", "adicionar_anexos" }
+    assert.equals(0, status)
+    assert.equals(shown, out)
+  end)
+
   it("refuses an unknown method and prints usage without arguments (status 2)", function()
     local status, _, err = hubsoft { "help", "nao_existe" }
     assert.equals(2, status)
