@@ -19,6 +19,13 @@ local function hubsoft(args, env)
   return util.run_lua(BIN, args, e)
 end
 
+-- "K='v' K2='v2'" for `env` on a shell command line
+local function env_words(e)
+  local words = {}
+  for k, v in pairs(e) do words[#words + 1] = k .. "=" .. util.quote(v) end
+  return table.concat(words, " ")
+end
+
 local function lines(s)
   local out = {}
   for l in s:gmatch("([^\n]*)\n") do out[#out + 1] = l end
@@ -461,6 +468,18 @@ describe("hubsoft export", function()
     assert.equals(20, #decode_lines(util.read_file(out)))
   end)
 
+  it("fails (status 1) when the output cannot be written, instead of passing for done", function()
+    if not util.exists("/dev/full") then pending("no /dev/full") return end
+    local status, _, err = hubsoft({ "export", "todos_atendimentos", "--itens_por_pagina", "10",
+                                     "--output", "/dev/full" }, env())
+    assert.equals(1, status)
+    assert.matches("hubsoft: cannot write the output: No space left on device", err, 1, true)
+    status, _, err = util.run("env " .. env_words(env()) .. " " .. util.LUA .. " " .. BIN
+      .. " configuracao disponibilidade >/dev/full")
+    assert.equals(1, status)
+    assert.matches("hubsoft: cannot write the output: No space left on device", err, 1, true)
+  end)
+
   it("refuses a method that is not paginated and bad options (status 2)", function()
     local status, _, err = hubsoft({ "export", "configuracao", "--recurso", "disponibilidade" }, env())
     assert.equals(2, status)
@@ -494,9 +513,7 @@ describe("hubsoft export", function()
     local function on_tty(args)
       local words = { util.LUA, BIN }
       for _, a in ipairs(args) do words[#words + 1] = util.quote(a) end
-      local e = {}
-      for k, v in pairs(env()) do e[#e + 1] = k .. "=" .. util.quote(v) end
-      return util.run("env " .. table.concat(e, " ") .. " script -qec "
+      return util.run("env " .. env_words(env()) .. " script -qec "
         .. util.quote(table.concat(words, " ")) .. " /dev/null")
     end
 
@@ -519,9 +536,7 @@ describe("hubsoft export", function()
       -- slow pages, so the interrupt lands mid-walk
       srv:fault { kind = "delay", seconds = 0.3, match = "/atendimento/todos", times = 100 }
       local out, errf = dir .. "/int.jsonl", dir .. "/int.err"
-      local e = {}
-      for k, v in pairs(env()) do e[#e + 1] = k .. "=" .. util.quote(v) end
-      local p = assert(io.popen("env " .. table.concat(e, " ") .. " " .. util.LUA .. " " .. BIN
+      local p = assert(io.popen("env " .. env_words(env()) .. " " .. util.LUA .. " " .. BIN
         .. " export todos_atendimentos --itens_por_pagina 5 --concurrency 1 --output " .. util.quote(out)
         .. " 2>" .. util.quote(errf) .. " & pid=$!; echo $pid; wait $pid; echo $?"))
       local pid = tonumber(p:read("*l"))

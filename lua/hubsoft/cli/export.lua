@@ -75,7 +75,8 @@ end
 -- @param concurrency pages in flight
 -- @param writer from hubsoft.cli.writers
 -- @param progress from hubsoft.cli.progress
--- @return "done", or "interrupted", or "failed" and the error table
+-- @return "done", or "interrupted", or "failed" and the error table (or
+--   `{write_error = reason}` when the output could not be written)
 function M.run(api, core, metodo, filtros, concurrency, writer, progress)
   local records, pages, total_records, total_pages = 0, 0, nil, nil
   local ok, err = pcall(function()
@@ -99,7 +100,8 @@ function M.run(api, core, metodo, filtros, concurrency, writer, progress)
       progress.update(records, pages, total_records, total_pages, false)
     end
   end)
-  writer.close()
+  local closed, cerr = pcall(writer.close)
+  if ok and not closed then ok, err = false, cerr end
   if ok then
     progress.finish(records, pages, "done")
     return "done"
@@ -109,7 +111,7 @@ function M.run(api, core, metodo, filtros, concurrency, writer, progress)
     return "interrupted"
   end
   progress.finish(records, pages, "failed")
-  if core.is_error(err) then return "failed", err end
+  if core.is_error(err) or (type(err) == "table" and err.write_error) then return "failed", err end
   error(err, 0)
 end
 

@@ -92,6 +92,10 @@ local function client(cmd, core)
 end
 
 local function fail(err)
+  if type(err) == "table" and err.write_error then
+    io.stderr:write("hubsoft: cannot write the output: ", err.write_error, "\n")
+    return 1
+  end
   if require("hubsoft.cli.export").interrupted(err) then
     io.stderr:write("hubsoft: interrupted\n")
     return M.INTERRUPTED
@@ -149,7 +153,10 @@ local function export(cmd, core)
   local progress = require("hubsoft.cli.progress")
   local display = progress.new(io.stderr, progress.isatty(2))
   local how, e = require("hubsoft.cli.export").run(api, core, metodo, filtros, concurrency, writer, display)
-  if out ~= io.stdout then out:close() end
+  if out ~= io.stdout then
+    local closed, cerr = out:close()
+    if not closed and how == "done" then how, e = "failed", { write_error = tostring(cerr) } end
+  end
   api:close()
   if how == "interrupted" then return M.INTERRUPTED end
   if e then return fail(e) end
@@ -173,7 +180,9 @@ local function call(cmd, core)
   local res, rerr = method(api, (table.unpack or unpack)(args, 1, n))
   api:close()
   if res == nil then return fail(rerr) end
-  io.stdout:write(core.encode(res), "\n")
+  local ok, werr = io.stdout:write(core.encode(res), "\n")
+  if ok then ok, werr = io.stdout:flush() end
+  if not ok then return fail { write_error = tostring(werr) } end
   return 0
 end
 

@@ -11,6 +11,18 @@ local text = require("hubsoft.validate").text
 
 local M = {}
 
+-- Write or raise `{write_error = reason}`: a full disk or a closed pipe must
+-- stop the export, not pass for success.
+local function put(out, ...)
+  local ok, err = out:write(...)
+  if not ok then error({ write_error = tostring(err) }, 0) end
+end
+
+local function flush(out)
+  local ok, err = out:flush()
+  if not ok then error({ write_error = tostring(err) }, 0) end
+end
+
 local function is_list(t)
   return t[1] ~= nil
 end
@@ -66,13 +78,14 @@ end
 --- A JSON-lines writer.
 -- @param core the C core (JSON encoding)
 -- @param out a file handle
--- @return `{write = function(record), close = function()}`
+-- @return `{write = function(record), close = function()}`; both raise
+--   `{write_error = reason}` when the output cannot be written
 function M.jsonl(core, out)
   return {
     write = function(record)
-      out:write(core.encode(record), "\n")
+      put(out, core.encode(record), "\n")
     end,
-    close = function() out:flush() end,
+    close = function() flush(out) end,
   }
 end
 
@@ -85,7 +98,7 @@ function M.csv(core, out, columns)
   local function header(cols)
     local cells = {}
     for i, c in ipairs(cols) do cells[i] = cell(core, c) end
-    out:write(table.concat(cells, ","), "\r\n")
+    put(out, table.concat(cells, ","), "\r\n")
   end
   if columns then header(columns) end
   local w = {}
@@ -96,10 +109,10 @@ function M.csv(core, out, columns)
     end
     local cells = {}
     for i, name in ipairs(columns) do cells[i] = cell(core, lookup(record, name)) end
-    out:write(table.concat(cells, ","), "\r\n")
+    put(out, table.concat(cells, ","), "\r\n")
   end
   function w.close()
-    out:flush()
+    flush(out)
   end
   return w
 end
