@@ -204,7 +204,8 @@ local function fake_server(cmd)
     io.stderr:write("hubsoft: fake-server needs LuaSocket and lua-cjson: ", tostring(fake), "\n")
     return 1
   end
-  local served, err = fake.serve {
+  -- Ctrl-C raises "interrupted!" out of the serving loop: the normal way to stop it
+  local called, served, err = pcall(fake.serve, {
     host = "127.0.0.1", port = port, seed_tickets = seed, idle_exit = 0,
     on_listen = function(p)
       local c = fake.CREDENTIALS
@@ -215,7 +216,11 @@ local function fake_server(cmd)
       io.stdout:write(("fake HubSoft on 127.0.0.1:%d with %d tickets (2025); Ctrl-C stops it\n"):format(p, seed))
       io.stdout:flush()
     end,
-  }
+  })
+  if not called then
+    if require("hubsoft.cli.export").interrupted(served) then return M.INTERRUPTED end
+    error(served, 0)
+  end
   if not served then
     io.stderr:write("hubsoft: fake-server: ", tostring(err), "\n")
     return 1

@@ -4,7 +4,8 @@
 -- a header row, nested fields flattened with dots (`status.descricao`), a
 -- list in one cell as JSON text, null as an empty cell. Without `columns`
 -- the header is the first record's fields, sorted; a field that only later
--- records have is left out (choose it with --columns).
+-- records have is left out (choose it with --columns). With no record and no
+-- `columns` nothing is written, not even a header.
 -- @module hubsoft.cli.writers
 
 local text = require("hubsoft.validate").text
