@@ -617,3 +617,75 @@ describe("hubsoft fake-server", function()
     assert.equals("3 http 4\n", out) -- 3 records; then a 503 sent 3 times (2 retries), each recorded
   end)
 end)
+
+describe("hubsoft.cli.export.page_parts", function()
+  local core = require "hubsoft.core"
+  local page_parts = require("hubsoft.cli.export").page_parts
+
+  it("finds the records beside a paginacao block, whatever the list is called", function()
+    local clientes = { { id_cliente = 1 }, { id_cliente = 2 } }
+    local records, total, pages = page_parts({
+      status = "success", msg = "ok", clientes = clientes,
+      paginacao = { primeira_pagina = 0, ultima_pagina = 13, pagina_atual = 0, total_registros = "27" },
+    }, core.null)
+    assert.equals(clientes, records)
+    assert.equals(27, total)
+    assert.equals(14, pages)
+  end)
+
+  it("finds the records of a Laravel paginator", function()
+    local data = { { id_atendimento = 7 } }
+    local records, total, pages = page_parts({
+      status = "success",
+      atendimentos = { current_page = 1, data = data, last_page = 3, per_page = 1, total = 3,
+                       next_page_url = "https://elsewhere.example/?page=2" },
+    }, core.null)
+    assert.equals(data, records)
+    assert.equals(3, total)
+    assert.equals(3, pages)
+  end)
+
+  it("says so when a page holds no list", function()
+    assert.is_nil(page_parts({ status = "success", msg = "ok" }, core.null))
+    assert.is_nil(page_parts("text", core.null))
+  end)
+end)
+
+describe("hubsoft.cli.writers", function()
+  local core = require "hubsoft.core"
+  local writers = require "hubsoft.cli.writers"
+
+  local function written(records, columns)
+    local chunks = {}
+    local out = {
+      write = function(self, ...)
+        for i = 1, select("#", ...) do chunks[#chunks + 1] = select(i, ...) end
+        return self
+      end,
+      flush = function(self) return self end,
+    }
+    local w = writers.csv(core, out, columns)
+    for _, r in ipairs(records) do w.write(r) end
+    w.close()
+    return table.concat(chunks)
+  end
+
+  it("CSV: quotes what RFC 4180 says, flattens objects, lists as JSON, null as empty", function()
+    local text = written {
+      { id = 5448, nome = 'Silva, "Zé"', obs = "linha 1\r\nlinha 2", vazio = core.null,
+        status = { descricao = "Pendente", cor = "amber" }, ids = { 1, 2 }, ok = true, valor = 99.5 },
+    }
+    local rows = csv.parse(text)
+    assert.same({ "id", "ids", "nome", "obs", "ok", "status.cor", "status.descricao", "valor", "vazio" }, rows[1])
+    assert.same({ "5448", "[1,2]", 'Silva, "Zé"', "linha 1\r\nlinha 2", "true", "amber", "Pendente", "99.5", "" },
+                rows[2])
+  end)
+
+  it("fails loudly when the output refuses a write", function()
+    local out = { write = function() return nil, "No space left on device" end, flush = function() return true end }
+    local w = writers.jsonl(core, out)
+    local ok, err = pcall(w.write, { id = 1 })
+    assert.is_false(ok)
+    assert.same({ write_error = "No space left on device" }, err)
+  end)
+end)
