@@ -11,5 +11,5 @@ fuzz:      ; bash scripts/fuzz.sh
 packaging: ; bash scripts/check-packaging.sh
 bench:     ; bash bench/run.sh
 docs:      ; ldoc .
-lint:      ; luacheck lua spec examples bench && clang-format --dry-run --Werror src/*.[ch] fuzz/*.[ch]
+lint:      ; luacheck lua spec examples bench bin && clang-format --dry-run --Werror src/*.[ch] fuzz/*.[ch]
 ci:        ; bash .ci/run

@@ -1,8 +1,11 @@
 -- LuaRocks package of lua-hubsoft: `luarocks make` from a clone builds the C
 -- core with the compiler LuaRocks is configured with, for the Lua it targets
 -- (--lua-version=5.1|5.2|5.3|5.4; LuaJIT and OpenResty use the 5.1 tree).
--- The C source list must stay the same as HUBSOFT_SOURCES in CMakeLists.txt
--- (scripts/check-packaging.sh checks it).
+-- The C source list must stay the same as HUBSOFT_SOURCES in CMakeLists.txt,
+-- and this file the same as the release rockspecs (hubsoft-X.Y.Z-1.rockspec)
+-- but for `version` and `source` (scripts/check-packaging.sh checks both).
+-- Debian's lua-cjson and lua-socket packages are not LuaRocks rocks: there,
+-- `luarocks make --deps-mode=none` (README, "Install").
 rockspec_format = "3.0"
 package = "hubsoft"
 version = "scm-0"
@@ -27,6 +30,7 @@ hold a secret, iterators over both pagination shapes.]],
 dependencies = {
   "lua >= 5.1, < 5.5",
   "lua-cjson >= 2.1", -- the C core encodes and decodes JSON through it
+  "luasocket >= 3.0", -- hubsoft.fake_server and `hubsoft fake-server` (not the client)
 }
 
 -- Only the library is looked up: on multiarch systems (Debian, Ubuntu) curl/curl.h
@@ -40,7 +44,17 @@ build = {
   type = "builtin",
   modules = {
     ["hubsoft"] = "lua/hubsoft/init.lua",
+    ["hubsoft.cli.config"] = "lua/hubsoft/cli/config.lua",
+    ["hubsoft.cli.export"] = "lua/hubsoft/cli/export.lua",
+    ["hubsoft.cli.help"] = "lua/hubsoft/cli/help.lua",
+    ["hubsoft.cli.main"] = "lua/hubsoft/cli/main.lua",
+    ["hubsoft.cli.params"] = "lua/hubsoft/cli/params.lua",
+    ["hubsoft.cli.progress"] = "lua/hubsoft/cli/progress.lua",
+    ["hubsoft.cli.rows"] = "lua/hubsoft/cli/rows.lua",
+    ["hubsoft.cli.writers"] = "lua/hubsoft/cli/writers.lua",
     ["hubsoft.endpoints"] = "lua/hubsoft/endpoints.lua",
+    ["hubsoft.fake_control"] = "lua/hubsoft/fake_control.lua",
+    ["hubsoft.fake_server"] = "lua/hubsoft/fake_server.lua",
     ["hubsoft.normalize"] = "lua/hubsoft/normalize.lua",
     ["hubsoft.paginate"] = "lua/hubsoft/paginate.lua",
     ["hubsoft.token_store"] = "lua/hubsoft/token_store.lua",
@@ -56,6 +70,9 @@ build = {
       libdirs = { "$(CURL_LIBDIR)" },
       libraries = { "curl", "m" },
     },
+  },
+  install = {
+    bin = { hubsoft = "bin/hubsoft" },
   },
   copy_directories = { "docs", "examples" },
 }

@@ -84,7 +84,7 @@ sed -e "s#@PREFIX@#$tmp#g" -e "s#@USER@#$user_line#" -e "s#@PORT_PLAIN@#$port_pl
 nginx -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" &
 nginx_pid=$!
 
-lua5.4 spec/support/fake_server.lua --host 127.0.0.1 --port 0 --seed-tickets 0 --idle-exit 1800 \
+lua5.4 lua/hubsoft/fake_server.lua --host 127.0.0.1 --port 0 --seed-tickets 0 --idle-exit 1800 \
   </dev/null >"$tmp/fake.log" 2>&1 &
 fake_pid=$!
 

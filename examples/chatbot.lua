@@ -19,7 +19,7 @@
 --
 --   LUA_PATH='lua/?.lua;lua/?/init.lua;./?.lua;;' LUA_CPATH='build/?.so;;' lua5.4 examples/chatbot.lua
 --
--- Without HUBSOFT_URL it starts the bundled fake server (spec/support/) on
+-- Without HUBSOFT_URL it starts the bundled fake server (hubsoft.fake_server) on
 -- 127.0.0.1. Against a real HubSoft, set HUBSOFT_URL, HUBSOFT_CLIENT_ID,
 -- HUBSOFT_CLIENT_SECRET, HUBSOFT_USERNAME, HUBSOFT_PASSWORD and the customer:
 -- CHATBOT_CPF, CHATBOT_ID_CLIENTE_SERVICO, CHATBOT_TELEFONE (optionally
@@ -143,7 +143,7 @@ local function connect()
     }
     return api, cliente, nil
   end
-  local fake = require "spec.support.server"
+  local fake = require "hubsoft.fake_server"
   local srv = fake.start { seed_tickets = 20 }
   local api = hubsoft.new(srv:config())
   -- The ISP's back office schedules one of her service orders (simulated

@@ -5,7 +5,7 @@
 --   bash scripts/demo.sh            (installs, builds and runs this)
 --   lua5.4 examples/demo.lua        (with LUA_PATH/LUA_CPATH set as in scripts/demo.sh)
 local hubsoft = require "hubsoft"
-local fake = require "spec.support.server"
+local fake = require "hubsoft.fake_server"
 
 local srv = fake.start { seed_tickets = 40 }
 local ok, failure = pcall(function()

@@ -113,7 +113,7 @@ local function connect()
       password = getenv("HUBSOFT_PASSWORD"),
     }
   end
-  local fake = require "spec.support.server"
+  local fake = require "hubsoft.fake_server"
   local srv = fake.start {}
   local n = tonumber(getenv("HUBSOFT_FAKE_TICKETS", "300"))
   srv:seed { tickets = n, data_inicio = data_inicio, data_fim = data_fim }

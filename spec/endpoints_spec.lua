@@ -15,7 +15,7 @@ local NOW_DAY = "2025-09-15"          -- the server's clock, fixed for each test
 local NOW = NOW_DAY .. " 10:30:00"
 local SEED = { tickets = 20, data_inicio = "2025-01-01", data_fim = "2025-06-30" }
 
--- Seeded tickets (see make_seed in spec/support/fake_server.lua): ids 5001..5020
+-- Seeded tickets (see make_seed in lua/hubsoft/fake_server.lua): ids 5001..5020
 -- by date; 5005, 5010, 5015, 5020 are closed; 5002, 5007, 5012, 5017 have an
 -- open service order; services cycle 17812, 17813, 12345, 20001, 20002.
 local OPEN_SEEDED = 5001

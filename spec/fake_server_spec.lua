@@ -1,4 +1,4 @@
--- Specs for the fake HubSoft server itself (spec/support/fake_server.lua),
+-- Specs for the fake HubSoft server itself (lua/hubsoft/fake_server.lua),
 -- driven with LuaSocket only, never with the project's client.
 
 local socket = require "socket"

@@ -1,10 +1,14 @@
--- Fake HubSoft API server for lua-hubsoft's specs, examples and benchmarks.
+-- Fake HubSoft API server: the specs, examples and benchmarks run against it,
+-- and users test their own scripts with it (README, "Testing your own scripts").
 --
---   lua5.4 spec/support/fake_server.lua [--port N] [--host 127.0.0.1]
+--   lua5.4 lua/hubsoft/fake_server.lua [--port N] [--host 127.0.0.1]
 --          [--seed-tickets N] [--idle-exit S]
+--   require("hubsoft.fake_server").serve{port = N, seed_tickets = N, on_listen = fn}
+--   require("hubsoft.fake_server").start{...}   -- in a child process, with controls
 --
--- Prints one line "PORT <n>" on stdout once it listens, then serves until
--- POST /__control/shutdown, SIGTERM, or S seconds without any request.
+-- As a script it prints one line "PORT <n>" on stdout once it listens, then
+-- serves until POST /__control/shutdown, SIGTERM, or S seconds without any
+-- request (0: never).
 -- One process: coroutines over non-blocking LuaSocket sockets and
 -- socket.select, so slow or delayed answers never hold up other connections.
 -- Runs under Lua 5.1 to 5.4 and LuaJIT (5.1 syntax only; nothing yields
@@ -20,29 +24,30 @@ local concat = table.concat
 
 ---------------------------------------------------------------- options
 
+local fake = {}
+
 local OPTS = { host = "127.0.0.1", port = 0, seed_tickets = 0, idle_exit = 600 }
 
-do
-  local i = 1
-  local argv = arg or {}
+-- The script's command line as serve's options; nil and a message when bad.
+local function parse_args(argv)
+  local o, i = {}, 1
+  local names = { ["--port"] = "port", ["--host"] = "host", ["--seed-tickets"] = "seed_tickets",
+                  ["--idle-exit"] = "idle_exit" }
   while argv[i] do
     local a, v = argv[i], argv[i + 1]
-    if a == "--port" then OPTS.port = tonumber(v); i = i + 2
-    elseif a == "--host" then OPTS.host = v; i = i + 2
-    elseif a == "--seed-tickets" then OPTS.seed_tickets = tonumber(v); i = i + 2
-    elseif a == "--idle-exit" then OPTS.idle_exit = tonumber(v); i = i + 2
-    elseif a == "--tls-cert" or a == "--tls-key" then
-      io.stderr:write("fake_server: TLS is not supported by this fake server\n")
-      os.exit(2)
-    else
-      io.stderr:write("fake_server: unknown argument " .. tostring(a) .. "\n")
-      os.exit(2)
+    local key = names[a]
+    if a == "--tls-cert" or a == "--tls-key" then
+      return nil, "TLS is not supported by this fake server"
+    elseif not key then
+      return nil, "unknown argument " .. tostring(a)
+    elseif v == nil then
+      return nil, a .. " needs a value"
     end
+    if key == "host" then o.host = v else o[key] = tonumber(v) end
+    if o[key] == nil then return nil, "numeric option expected for " .. a end
+    i = i + 2
   end
-  if not OPTS.port or not OPTS.seed_tickets or not OPTS.idle_exit then
-    io.stderr:write("fake_server: numeric option expected\n")
-    os.exit(2)
-  end
+  return o
 end
 
 ---------------------------------------------------------------- JSON
@@ -2823,83 +2828,132 @@ end
 
 ---------------------------------------------------------------- main loop
 
-math.randomseed(floor(socket.gettime() * 1000) % 2147483647)
-reset_state()
-S.open_connections = 0
+--- The credentials the server accepts after a start or a reset.
+fake.CREDENTIALS = {
+  client_id = DEFAULTS.client_id, client_secret = DEFAULTS.client_secret,
+  username = DEFAULTS.username, password = DEFAULTS.password,
+}
 
-local server = assert(socket.bind(OPTS.host, OPTS.port))
-server:settimeout(0)
-local _, port = server:getsockname()
-S.port = tonumber(port)
-io.stdout:write("PORT ", tostring(port), "\n")
-io.stdout:flush()
+--- Serve in this process until POST /__control/shutdown or `idle_exit`
+-- seconds without a request (0: never). opts: host ("127.0.0.1"), port (0:
+-- any free one), seed_tickets (0), idle_exit (600), on_listen(port) (default:
+-- print "PORT <n>" on stdout). Returns true, or nil and a message when it
+-- cannot listen.
+function fake.serve(opts)
+  opts = opts or {}
+  OPTS.host = opts.host or "127.0.0.1"
+  OPTS.port = opts.port or 0
+  OPTS.seed_tickets = opts.seed_tickets or 0
+  OPTS.idle_exit = opts.idle_exit or 600
+  running = true
+  last_activity = now()
 
-local conns = {}
+  math.randomseed(floor(socket.gettime() * 1000) % 2147483647)
+  reset_state()
+  S.open_connections = 0
 
-local function close_conn(c)
-  if c.want ~= "done" then
-    c.want = "done"
-    c.sock:close()
-    S.open_connections = S.open_connections - 1
-  end
-end
-
-local function resume(c)
-  local ok, what = coroutine.resume(c.co)
-  if not ok then
-    io.stderr:write("fake_server: connection ", c.id, " failed: ", tostring(what), "\n")
-    close_conn(c)
-  elseif coroutine.status(c.co) == "dead" then
-    close_conn(c)
+  local server, berr = socket.bind(OPTS.host, OPTS.port)
+  if not server then return nil, "cannot listen on " .. OPTS.host .. ":" .. OPTS.port .. ": " .. tostring(berr) end
+  server:settimeout(0)
+  local _, port = server:getsockname()
+  S.port = tonumber(port)
+  if opts.on_listen then
+    opts.on_listen(S.port)
   else
-    c.want = what
+    io.stdout:write("PORT ", tostring(port), "\n")
+    io.stdout:flush()
   end
+
+  local conns = {}
+
+  local function close_conn(c)
+    if c.want ~= "done" then
+      c.want = "done"
+      c.sock:close()
+      S.open_connections = S.open_connections - 1
+    end
+  end
+
+  local function resume(c)
+    local ok, what = coroutine.resume(c.co)
+    if not ok then
+      io.stderr:write("fake_server: connection ", c.id, " failed: ", tostring(what), "\n")
+      close_conn(c)
+    elseif coroutine.status(c.co) == "dead" then
+      close_conn(c)
+    else
+      c.want = what
+    end
+  end
+
+  while running do
+    local recvt, sendt = { server }, {}
+    local t = now()
+    local timeout = 1
+    for _, c in ipairs(conns) do
+      if c.want == "read" then recvt[#recvt + 1] = c.sock
+      elseif c.want == "write" then sendt[#sendt + 1] = c.sock
+      elseif c.want == "sleep" then
+        local d = c.wake - t
+        if d < timeout then timeout = d > 0 and d or 0 end
+      end
+    end
+    local readable, writable = socket.select(recvt, sendt, timeout)
+    if readable[server] then
+      while true do
+        local cl = server:accept()
+        if not cl then break end
+        cl:settimeout(0)
+        cl:setoption("tcp-nodelay", true)
+        conn_counter = conn_counter + 1
+        S.stats.connections_total = S.stats.connections_total + 1
+        S.open_connections = S.open_connections + 1
+        local c = { sock = cl, id = conn_counter, buf = "", want = "start" }
+        c.co = coroutine.create(function() serve(c) end)
+        conns[#conns + 1] = c
+      end
+    end
+    t = now()
+    local alive = {}
+    for _, c in ipairs(conns) do
+      local w = c.want
+      if w == "start" or (w == "read" and readable[c.sock]) or (w == "write" and writable[c.sock])
+        or (w == "sleep" and t >= c.wake) then
+        resume(c)
+      end
+      if c.want ~= "done" then alive[#alive + 1] = c end
+    end
+    conns = alive
+    if OPTS.idle_exit > 0 and now() - last_activity > OPTS.idle_exit then
+      io.stderr:write("fake_server: idle for ", OPTS.idle_exit, " s, exiting\n")
+      running = false
+    end
+  end
+
+  for _, c in ipairs(conns) do close_conn(c) end
+  server:close()
+  return true
 end
 
-while running do
-  local recvt, sendt = { server }, {}
-  local t = now()
-  local timeout = 1
-  for _, c in ipairs(conns) do
-    if c.want == "read" then recvt[#recvt + 1] = c.sock
-    elseif c.want == "write" then sendt[#sendt + 1] = c.sock
-    elseif c.want == "sleep" then
-      local d = c.wake - t
-      if d < timeout then timeout = d > 0 and d or 0 end
-    end
-  end
-  local readable, writable = socket.select(recvt, sendt, timeout)
-  if readable[server] then
-    while true do
-      local cl = server:accept()
-      if not cl then break end
-      cl:settimeout(0)
-      cl:setoption("tcp-nodelay", true)
-      conn_counter = conn_counter + 1
-      S.stats.connections_total = S.stats.connections_total + 1
-      S.open_connections = S.open_connections + 1
-      local c = { sock = cl, id = conn_counter, buf = "", want = "start" }
-      c.co = coroutine.create(function() serve(c) end)
-      conns[#conns + 1] = c
-    end
-  end
-  t = now()
-  local alive = {}
-  for _, c in ipairs(conns) do
-    local w = c.want
-    if w == "start" or (w == "read" and readable[c.sock]) or (w == "write" and writable[c.sock])
-      or (w == "sleep" and t >= c.wake) then
-      resume(c)
-    end
-    if c.want ~= "done" then alive[#alive + 1] = c end
-  end
-  conns = alive
-  if OPTS.idle_exit > 0 and now() - last_activity > OPTS.idle_exit then
-    io.stderr:write("fake_server: idle for ", OPTS.idle_exit, " s, exiting\n")
-    running = false
-  end
+--- Start a server in a child process and return its controls (see
+-- hubsoft.fake_control): `srv:config()` is ready for hubsoft.new.
+function fake.start(opts)
+  return require("hubsoft.fake_control").start(opts)
 end
 
-for _, c in ipairs(conns) do close_conn(c) end
-server:close()
-os.exit(0)
+-- Run as a script (`lua fake_server.lua --port N`), not loaded by require.
+if (...) ~= "hubsoft.fake_server" then
+  local o, msg = parse_args(arg or {})
+  if not o then
+    io.stderr:write("fake_server: ", msg, "\n")
+    os.exit(2)
+  end
+  local ok, err = fake.serve(o)
+  if not ok then
+    io.stderr:write("fake_server: ", err, "\n")
+    os.exit(1)
+  end
+  os.exit(0)
+end
+
+return fake

@@ -1,0 +1,118 @@
+--- `hubsoft export`: every record of a paginated method, page after page
+-- through `api:pages` (with pages in flight), written as each page arrives,
+-- so memory holds a few pages whatever the total.
+-- @module hubsoft.cli.export
+
+local M = {}
+
+local function num(v)
+  if type(v) == "number" then return v end
+  if type(v) == "string" then return tonumber(v) end
+  return nil
+end
+
+local function is_records(v, null)
+  return type(v) == "table" and v ~= null and (next(v) == nil or type(v[1]) == "table")
+end
+
+--- The records of one response page and the totals its metadata announces.
+-- Either shape: a `paginacao` block beside the list of records (the list is
+-- the response's one array of objects), or a Laravel paginator (an object
+-- with `data`, `total`, `last_page`).
+-- @return records (or nil), total records (or nil), total pages (or nil)
+function M.page_parts(resp, null)
+  if type(resp) ~= "table" then return nil end
+  local keys = {}
+  for k in pairs(resp) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  local pag = resp.paginacao
+  if type(pag) == "table" then
+    local records
+    for _, k in ipairs(keys) do
+      if k ~= "paginacao" and is_records(resp[k], null) and (records == nil or next(records) == nil) then
+        records = resp[k]
+      end
+    end
+    local first, last = num(pag.primeira_pagina), num(pag.ultima_pagina)
+    return records, num(pag.total_registros), last and (last - (first or 0) + 1)
+  end
+  for _, k in ipairs(keys) do
+    local v = resp[k]
+    if type(v) == "table" and type(v.data) == "table" then
+      return v.data, num(v.total), num(v.last_page)
+    end
+  end
+  return nil
+end
+
+-- The record count of a list whose JSON nulls (dropped to nil) may leave holes.
+local function extent(list)
+  local n = 0
+  for k in pairs(list) do
+    if type(k) == "number" and k > n then n = k end
+  end
+  return n
+end
+
+--- True when `err` comes from Ctrl-C. The stand-alone interpreter raises
+-- "interrupted!" from a debug hook at the next Lua step after SIGINT; when
+-- that step is inside the C core's JSON decoding, the core reports it as a
+-- decode error whose message holds the interpreter's words.
+function M.interrupted(err)
+  local msg = err
+  if type(err) == "table" or type(err) == "userdata" then
+    local ok, m = pcall(function() return err.message end)
+    msg = ok and m or nil
+  end
+  return type(msg) == "string" and msg:find("interrupted!", 1, true) ~= nil
+end
+
+--- Walk and write.
+-- @param api the client
+-- @param core the C core
+-- @param metodo the method
+-- @param filtros its parameters
+-- @param concurrency pages in flight
+-- @param writer from hubsoft.cli.writers
+-- @param progress from hubsoft.cli.progress
+-- @return "done", or "interrupted", or "failed" and the error table (or
+--   `{write_error = reason}` when the output could not be written)
+function M.run(api, core, metodo, filtros, concurrency, writer, progress)
+  local records, pages, total_records, total_pages = 0, 0, nil, nil
+  local ok, err = pcall(function()
+    for _, resp in api:pages(metodo, filtros, { concurrency = concurrency }) do
+      local list, tr, tp = M.page_parts(resp, core.null)
+      if list == nil then
+        error(core.error {
+          kind = "decode", message = metodo .. ": a page holds no list of records",
+          retryable = false, attempts = 1,
+        }, 0)
+      end
+      if pages == 0 then total_records, total_pages = tr, tp end
+      for i = 1, extent(list) do
+        local record = list[i]
+        if record ~= nil then
+          writer.write(record)
+          records = records + 1
+        end
+      end
+      pages = pages + 1
+      progress.update(records, pages, total_records, total_pages, false)
+    end
+  end)
+  local closed, cerr = pcall(writer.close)
+  if ok and not closed then ok, err = false, cerr end
+  if ok then
+    progress.finish(records, pages, "done")
+    return "done"
+  end
+  if M.interrupted(err) then
+    progress.finish(records, pages, "interrupted")
+    return "interrupted"
+  end
+  progress.finish(records, pages, "failed")
+  if core.is_error(err) or (type(err) == "table" and err.write_error) then return "failed", err end
+  error(err, 0)
+end
+
+return M
