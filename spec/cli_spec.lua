@@ -80,6 +80,7 @@ describe("hubsoft help", function()
       table.insert(require("hubsoft.endpoints").rows, {
         name = "consultar_planos", method = "GET", path = "/api/v1/integracao/plano/todos",
         body = "query", retry = "read", options = "filtros",
+        paging = { records = "planos", page = "pagina" },
         params = {
           { "pagina", rules = { V.integer(0) } },
           { "id_plano", required = true, rules = { V.id } },
@@ -622,12 +623,12 @@ describe("hubsoft.cli.export.page_parts", function()
   local core = require "hubsoft.core"
   local page_parts = require("hubsoft.cli.export").page_parts
 
-  it("finds the records beside a paginacao block, whatever the list is called", function()
+  it("finds the records beside a paginacao block under the row's key", function()
     local clientes = { { id_cliente = 1 }, { id_cliente = 2 } }
     local records, total, pages = page_parts({
       status = "success", msg = "ok", clientes = clientes,
       paginacao = { primeira_pagina = 0, ultima_pagina = 13, pagina_atual = 0, total_registros = "27" },
-    }, core.null)
+    }, core.null, "clientes")
     assert.equals(clientes, records)
     assert.equals(27, total)
     assert.equals(14, pages)
@@ -639,15 +640,16 @@ describe("hubsoft.cli.export.page_parts", function()
       status = "success",
       atendimentos = { current_page = 1, data = data, last_page = 3, per_page = 1, total = 3,
                        next_page_url = "https://elsewhere.example/?page=2" },
-    }, core.null)
+    }, core.null, "atendimentos")
     assert.equals(data, records)
     assert.equals(3, total)
     assert.equals(3, pages)
   end)
 
   it("says so when a page holds no list", function()
-    assert.is_nil(page_parts({ status = "success", msg = "ok" }, core.null))
-    assert.is_nil(page_parts("text", core.null))
+    assert.is_nil(page_parts({ status = "success", msg = "ok" }, core.null, "clientes"))
+    assert.is_nil(page_parts({ status = "success", clientes = "x", paginacao = {} }, core.null, "clientes"))
+    assert.is_nil(page_parts("text", core.null, "clientes"))
   end)
 end)
 

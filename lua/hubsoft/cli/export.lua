@@ -3,6 +3,8 @@
 -- so memory holds a few pages whatever the total.
 -- @module hubsoft.cli.export
 
+local rows = require "hubsoft.cli.rows"
+
 local M = {}
 
 local function num(v)
@@ -16,32 +18,21 @@ local function is_records(v, null)
 end
 
 --- The records of one response page and the totals its metadata announces.
--- Either shape: a `paginacao` block beside the list of records (the list is
--- the response's one array of objects), or a Laravel paginator (an object
--- with `data`, `total`, `last_page`).
+-- `key` is where the method's endpoint row says its records are (`paging.records`):
+-- a list beside a `paginacao` block, or a Laravel paginator (an object with
+-- `data`, `total`, `last_page`) under that key.
 -- @return records (or nil), total records (or nil), total pages (or nil)
-function M.page_parts(resp, null)
+function M.page_parts(resp, null, key)
   if type(resp) ~= "table" then return nil end
-  local keys = {}
-  for k in pairs(resp) do keys[#keys + 1] = tostring(k) end
-  table.sort(keys)
+  local v = resp[key]
+  if type(v) ~= "table" or v == null then return nil end
   local pag = resp.paginacao
-  if type(pag) == "table" then
-    local records
-    for _, k in ipairs(keys) do
-      if k ~= "paginacao" and is_records(resp[k], null) and (records == nil or next(records) == nil) then
-        records = resp[k]
-      end
-    end
+  if type(pag) == "table" and is_records(v, null) then
     local first, last = num(pag.primeira_pagina), num(pag.ultima_pagina)
-    return records, num(pag.total_registros), last and (last - (first or 0) + 1)
+    return v, num(pag.total_registros), last and (last - (first or 0) + 1)
   end
-  for _, k in ipairs(keys) do
-    local v = resp[k]
-    if type(v) == "table" and type(v.data) == "table" then
-      return v.data, num(v.total), num(v.last_page)
-    end
-  end
+  if type(v.data) == "table" then return v.data, num(v.total), num(v.last_page) end
+  if is_records(v, null) then return v end
   return nil
 end
 
@@ -79,9 +70,10 @@ end
 --   `{write_error = reason}` when the output could not be written)
 function M.run(api, core, metodo, filtros, concurrency, writer, progress)
   local records, pages, total_records, total_pages = 0, 0, nil, nil
+  local key = rows.find(metodo).paging.records
   local ok, err = pcall(function()
     for _, resp in api:pages(metodo, filtros, { concurrency = concurrency }) do
-      local list, tr, tp = M.page_parts(resp, core.null)
+      local list, tr, tp = M.page_parts(resp, core.null, key)
       if list == nil then
         error(core.error {
           kind = "decode", message = metodo .. ": a page holds no list of records",

@@ -2,7 +2,7 @@
 --
 -- Only the fields a row is written with are used (`name`, `method`, `path`,
 -- `retry`, `positional`, `options`, `params` with their `rules`, `required`,
--- `default`, `value`, `control`, `files`), never what endpoints.lua derives
+-- `default`, `value`, `control`, `files`, `paging`), never what endpoints.lua derives
 -- at load time, so a row added at run time is described like any other.
 -- @module hubsoft.cli.rows
 
@@ -40,12 +40,11 @@ function M.params_by_name(row)
   return t
 end
 
---- True when the method is read page by page: the page number is one of its
--- own parameters (`pagina`, or `page` for a paginator that reads only that),
--- which is how the library's iterators walk it.
+--- True when the method is read page by page: its row has a `paging` block
+-- (which parameter chooses the page, which key holds the records), the same
+-- data `api:pages` and `api:each` walk it by.
 function M.paginated(row)
-  local by_name = M.params_by_name(row)
-  return by_name.pagina ~= nil or by_name.page ~= nil
+  return row.paging ~= nil
 end
 
 --- "read" or "write" (a write is never sent twice).
