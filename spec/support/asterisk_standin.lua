@@ -15,8 +15,10 @@
 -- Input from the environment: STANDIN_CALLERID (the caller's number), STANDIN_INPUTS
 -- (what the caller types at each successive read, separated by commas; an empty item
 -- is a timeout), STANDIN_DIALSTATUS (how a transfer ends: ANSWER, the default,
--- NOANSWER, or CANCEL: the caller hangs up while it rings, which in pbx_lua ends the
--- extension with an error and in FreeSWITCH makes session:ready() false). After the
+-- NOANSWER, CANCEL: the caller hangs up while it rings, which in pbx_lua ends the
+-- extension with an error and in FreeSWITCH makes session:ready() false, or
+-- ANSWER_HANGUP: the attendant answers and the caller ends the call first, so Dial
+-- fails with DIALSTATUS already ANSWER, as Dial does in a real PBX). After the
 -- extension, the context's `h` extension runs, as Asterisk runs it when the call ends.
 -- Output: a JSON document in the file STANDIN_OUT (else on stdout):
 --   {"calls": [{"app": "playback", "args": ["hubsoft/seu-protocolo"]}, ...],
@@ -97,8 +99,8 @@ if not freeswitch_mode then
           local var = ...
           vars[var] = typed()
         elseif lname == "dial" then
-          vars.DIALSTATUS = dialstatus
-          if dialstatus == "CANCEL" then error(HANGUP, 0) end
+          vars.DIALSTATUS = dialstatus == "ANSWER_HANGUP" and "ANSWER" or dialstatus
+          if dialstatus == "CANCEL" or dialstatus == "ANSWER_HANGUP" then error(HANGUP, 0) end
         end
         return 0
       end
@@ -112,9 +114,9 @@ else
   function S:execute(app_name, data)
     record("execute", app_name, data)
     if app_name == "bridge" then
-      fs_vars.originate_disposition = ({ ANSWER = "SUCCESS", NOANSWER = "NO_ANSWER" })[dialstatus]
-        or "ORIGINATOR_CANCEL"
-      hung_up = dialstatus == "CANCEL"
+      fs_vars.originate_disposition = ({ ANSWER = "SUCCESS", ANSWER_HANGUP = "SUCCESS",
+        NOANSWER = "NO_ANSWER" })[dialstatus] or "ORIGINATOR_CANCEL"
+      hung_up = dialstatus == "CANCEL" or dialstatus == "ANSWER_HANGUP"
     end
   end
   function S:answer() answered = true; record("answer") end
