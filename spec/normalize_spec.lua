@@ -41,6 +41,23 @@ describe("hubsoft.telefone", function()
     assert.matches("string", msg)
   end)
 
+  it("a + names the country: +55 is stripped, never read as area code 55; other countries refused", function()
+    for typed, why in pairs {
+      ["+55 98765-4321"] = "area code",     -- +55 without the area code: not DDD 55
+      ["+55 3456-7890"] = "area code",
+      ["+1 919 555 1234"] = "+55",          -- a US number, not Campinas (19) 9555-1234
+      ["+351 912 345 678"] = "+55",
+      ["+5581987654321x"] = "string of digits",
+    } do
+      local d, msg = hubsoft.telefone(typed)
+      assert.is_nil(d, typed)
+      assert.matches(why, msg, 1, true)
+    end
+    assert.equals("81987654321", (hubsoft.telefone(" +55 81 98765-4321")))
+    assert.equals("55991234567", (hubsoft.telefone("+55 55 99123-4567"))) -- DDD 55 after +55
+    assert.equals("55991234567", (hubsoft.telefone("(55) 99123-4567")))    -- no +: DDD 55
+  end)
+
   it("gives what the telefone rule of the endpoints accepts", function()
     local api = hubsoft.new { base_url = "http://127.0.0.1:9", access_token = "t", retries = 0 }
     local _, err = api:notificar_ligacao { ramal = 1, telefone = "(81) 98765-4321" }

@@ -20,7 +20,9 @@ end
 -- Drops punctuation and spaces, a leading `+55` / `55`, a trunk `0` and a
 -- carrier-selection code (`0 XX`), so `"(81) 98765-4321"`,
 -- `"+55 81 98765-4321"`, `"081987654321"` and `"0 21 81 98765-4321"` all give
--- `"81987654321"`. Refused: an area code with a 0 (`"01..."`), a number
+-- `"81987654321"`. After a `+` the country code must be 55 (`"+1 919 ..."`
+-- is refused, and `"+55 98765-4321"` lacks an area code rather than having
+-- area code 55). Refused: an area code with a 0 (`"01..."`), a number
 -- starting with 0 or 1, 11 digits whose number does not start with 9 (mobiles
 -- are the only 9-digit numbers), letters, and any other length.
 -- @param s the text (a string; numbers lose leading zeros, so pass strings)
@@ -31,7 +33,13 @@ function M.telefone(s)
   if not d or s:find("%a") then
     return nil, "a phone number is a string of digits (punctuation allowed)"
   end
-  if (#d == 12 or #d == 13) and d:sub(1, 2) == "55" then
+  if s:match("^%s*%+") then
+    -- a + gives the country code: Brazil's is stripped, never read as area code 55
+    if d:sub(1, 2) ~= "55" then
+      return nil, "a number written with + must be a Brazilian one, +55 and the area code"
+    end
+    d = d:sub(3)
+  elseif (#d == 12 or #d == 13) and d:sub(1, 2) == "55" then
     d = d:sub(3)
   elseif (#d == 13 or #d == 14) and d:sub(1, 1) == "0" then
     d = d:sub(4) -- 0 + carrier code + DD + number
