@@ -279,6 +279,20 @@ describe("examples/ivr (pbx_lua / mod_lua dial plans under lua5.1)", function()
     assert.are.equal(logins0 + 1, srv:stats().logins)
   end)
 
+  it("FreeSWITCH: a caller who hangs up after hearing the protocol leaves no pop-up open", function()
+    local before = #srv:suporte().ligacoes
+    local doc = call { freeswitch = true, callerid = "81987654321",
+      env = util.with(TRANSFER, { STANDIN_HANGUP_AFTER = "say" }) }
+    assert.are.equal("existente", doc.vars.HUBSOFT_RESULTADO)
+    assert.are.equal(1, #args_of(doc, "say"))
+    assert.are.equal(0, #args_of(doc, "execute"), "nobody left to bridge")
+    -- no attendant is left with the pop-up of a call that will never reach them
+    local pops = srv:suporte().ligacoes
+    for i = before + 1, #pops do
+      assert.is_false(pops[i].aberta)
+    end
+  end)
+
   it("gives up after three bad CPFs without calling HubSoft", function()
     local before = api_requests()
     local doc = call { callerid = "", inputs = { "123", "", "999" } }

@@ -18,7 +18,9 @@
 -- NOANSWER, CANCEL: the caller hangs up while it rings, which in pbx_lua ends the
 -- extension with an error and in FreeSWITCH makes session:ready() false, or
 -- ANSWER_HANGUP: the attendant answers and the caller ends the call first, so Dial
--- fails with DIALSTATUS already ANSWER, as Dial does in a real PBX). After the
+-- fails with DIALSTATUS already ANSWER, as Dial does in a real PBX),
+-- STANDIN_HANGUP_AFTER (FreeSWITCH: the caller hangs up once the session has done
+-- this method, e.g. "say": session:ready() is false from then on). After the
 -- extension, the context's `h` extension runs, as Asterisk runs it when the call ends.
 -- Output: a JSON document in the file STANDIN_OUT (else on stdout):
 --   {"calls": [{"app": "playback", "args": ["hubsoft/seu-protocolo"]}, ...],
@@ -109,8 +111,12 @@ if not freeswitch_mode then
 else
   local fs_vars = { caller_id_number = caller, destination_number = "4000" }
   local answered, hung_up = false, false
+  local hangup_after = os.getenv("STANDIN_HANGUP_AFTER")
   local S = {}
   function S:ready() return not hung_up end
+  local function maybe_hang_up(method)
+    if method == hangup_after then hung_up = true end
+  end
   function S:execute(app_name, data)
     record("execute", app_name, data)
     if app_name == "bridge" then
@@ -123,9 +129,9 @@ else
   function S:answered() return answered end
   function S:getVariable(k) return fs_vars[k] end
   function S:setVariable(k, v) record("set", k, v); fs_vars[k] = v; vars[k] = v end
-  function S:streamFile(f) record("streamFile", f) end
-  function S:say(text, lang, kind, method) record("say", text, lang, kind, method) end
-  function S:speak(text) record("speak", text) end
+  function S:streamFile(f) record("streamFile", f); maybe_hang_up("streamFile") end
+  function S:say(text, lang, kind, method) record("say", text, lang, kind, method); maybe_hang_up("say") end
+  function S:speak(text) record("speak", text); maybe_hang_up("speak") end
   function S:set_tts_params(e, v) record("set_tts_params", e, v) end
   function S:read(min, max, file, timeout, terminators)
     record("read", min, max, file, timeout, terminators)
