@@ -69,11 +69,24 @@ describe("hubsoft.telefone", function()
 end)
 
 describe("hubsoft.cpf_cnpj", function()
-  it("gives the digits and the kind, check digits verified", function()
-    assert.same({ "86214941081", "cpf" }, { hubsoft.cpf_cnpj("862.149.410-81") })
-    assert.same({ "86214941081", "cpf" }, { hubsoft.cpf_cnpj("86214941081") })
-    assert.same({ "11222333000181", "cnpj" }, { hubsoft.cpf_cnpj("11.222.333/0001-81") })
-    assert.same({ "02003777016", "cpf" }, { hubsoft.cpf_cnpj(" 020.037.770-16 ") }) -- a leading zero kept
+  it("gives the digits, check digits verified", function()
+    assert.same({ "86214941081" }, { hubsoft.cpf_cnpj("862.149.410-81") })
+    assert.same({ "86214941081" }, { hubsoft.cpf_cnpj("86214941081") })
+    assert.same({ "11222333000181" }, { hubsoft.cpf_cnpj("11.222.333/0001-81") })
+    assert.same({ "02003777016" }, { hubsoft.cpf_cnpj(" 020.037.770-16 ") }) -- a leading zero kept
+  end)
+
+  it("goes straight into a search as its termo_busca (one value: no stray opcoes)", function()
+    local api = hubsoft.new { base_url = "http://127.0.0.1:9", access_token = "t", retries = 0 }
+    for _, call in ipairs {
+      function() return api:consultar_clientes("cpf_cnpj", hubsoft.cpf_cnpj("862.149.410-81")) end,
+      function() return api:atendimentos_do_cliente("cpf_cnpj", hubsoft.cpf_cnpj("11.222.333/0001-81")) end,
+      function() return api:ordens_servico_do_cliente("cpf_cnpj", hubsoft.cpf_cnpj("862.149.410-81")) end,
+    } do
+      local _, err = call()
+      assert.equals("network", err.kind, tostring(err)) -- passed the rules, then found nobody listening
+    end
+    api:close()
   end)
 
   it("refuses a typo, a wrong length, repeated digits and letters", function()
