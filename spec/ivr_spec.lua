@@ -236,6 +236,27 @@ describe("examples/ivr (pbx_lua / mod_lua dial plans under lua5.1)", function()
     assert.are.equal(before + 1, #srv:requests(CANCELAR))
   end)
 
+  it("an answered transfer the caller ends first keeps the attendant's pop-up (h cancels nothing)", function()
+    local before = #srv:requests(CANCELAR)
+    local doc = call { callerid = "81987654321", env = TRANSFER, dialstatus = "ANSWER_HANGUP" }
+    assert.are.equal("existente", doc.vars.HUBSOFT_RESULTADO)
+    assert.are.equal("ANSWER", doc.vars.DIALSTATUS)
+    assert.are.equal(0, #args_of(doc, "hangup"), "pbx_lua ended the extension at the Dial")
+    local order = {}
+    for _, c in ipairs(doc.calls) do order[#order + 1] = c.app end
+    assert.is_true(contains(order, "h"))
+    -- the attendant took the call: the pop-up is theirs to use, not a missed call
+    assert.are.equal(before, #srv:requests(CANCELAR))
+    local pops = srv:suporte().ligacoes
+    assert.is_true(pops[#pops].aberta)
+    -- FreeSWITCH: the bridge answered, then the caller hung up
+    doc = call { freeswitch = true, callerid = "81987654321", env = TRANSFER, dialstatus = "ANSWER_HANGUP" }
+    assert.are.equal("existente", doc.vars.HUBSOFT_RESULTADO)
+    assert.are.equal(before, #srv:requests(CANCELAR))
+    pops = srv:suporte().ligacoes
+    assert.is_true(pops[#pops].aberta)
+  end)
+
   it("FreeSWITCH: the same menu through session:*, bridged, the pop-up closed when unanswered", function()
     local before = #srv:requests(NOTIFICAR)
     local doc = call { freeswitch = true, callerid = "81987654321", env = TRANSFER, dialstatus = "NOANSWER" }
@@ -256,6 +277,20 @@ describe("examples/ivr (pbx_lua / mod_lua dial plans under lua5.1)", function()
     assert.are.equal("existente", doc.vars.HUBSOFT_RESULTADO)
     assert.are.equal(2, #args_of(doc, "read"))
     assert.are.equal(logins0 + 1, srv:stats().logins)
+  end)
+
+  it("FreeSWITCH: a caller who hangs up after hearing the protocol leaves no pop-up open", function()
+    local before = #srv:suporte().ligacoes
+    local doc = call { freeswitch = true, callerid = "81987654321",
+      env = util.with(TRANSFER, { STANDIN_HANGUP_AFTER = "say" }) }
+    assert.are.equal("existente", doc.vars.HUBSOFT_RESULTADO)
+    assert.are.equal(1, #args_of(doc, "say"))
+    assert.are.equal(0, #args_of(doc, "execute"), "nobody left to bridge")
+    -- no attendant is left with the pop-up of a call that will never reach them
+    local pops = srv:suporte().ligacoes
+    for i = before + 1, #pops do
+      assert.is_false(pops[i].aberta)
+    end
   end)
 
   it("gives up after three bad CPFs without calling HubSoft", function()

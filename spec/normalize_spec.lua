@@ -41,6 +41,23 @@ describe("hubsoft.telefone", function()
     assert.matches("string", msg)
   end)
 
+  it("a + names the country: +55 is stripped, never read as area code 55; other countries refused", function()
+    for typed, why in pairs {
+      ["+55 98765-4321"] = "area code",     -- +55 without the area code: not DDD 55
+      ["+55 3456-7890"] = "area code",
+      ["+1 919 555 1234"] = "+55",          -- a US number, not Campinas (19) 9555-1234
+      ["+351 912 345 678"] = "+55",
+      ["+5581987654321x"] = "string of digits",
+    } do
+      local d, msg = hubsoft.telefone(typed)
+      assert.is_nil(d, typed)
+      assert.matches(why, msg, 1, true)
+    end
+    assert.equals("81987654321", (hubsoft.telefone(" +55 81 98765-4321")))
+    assert.equals("55991234567", (hubsoft.telefone("+55 55 99123-4567"))) -- DDD 55 after +55
+    assert.equals("55991234567", (hubsoft.telefone("(55) 99123-4567")))    -- no +: DDD 55
+  end)
+
   it("gives what the telefone rule of the endpoints accepts", function()
     local api = hubsoft.new { base_url = "http://127.0.0.1:9", access_token = "t", retries = 0 }
     local _, err = api:notificar_ligacao { ramal = 1, telefone = "(81) 98765-4321" }
@@ -52,11 +69,24 @@ describe("hubsoft.telefone", function()
 end)
 
 describe("hubsoft.cpf_cnpj", function()
-  it("gives the digits and the kind, check digits verified", function()
-    assert.same({ "86214941081", "cpf" }, { hubsoft.cpf_cnpj("862.149.410-81") })
-    assert.same({ "86214941081", "cpf" }, { hubsoft.cpf_cnpj("86214941081") })
-    assert.same({ "11222333000181", "cnpj" }, { hubsoft.cpf_cnpj("11.222.333/0001-81") })
-    assert.same({ "02003777016", "cpf" }, { hubsoft.cpf_cnpj(" 020.037.770-16 ") }) -- a leading zero kept
+  it("gives the digits, check digits verified", function()
+    assert.same({ "86214941081" }, { hubsoft.cpf_cnpj("862.149.410-81") })
+    assert.same({ "86214941081" }, { hubsoft.cpf_cnpj("86214941081") })
+    assert.same({ "11222333000181" }, { hubsoft.cpf_cnpj("11.222.333/0001-81") })
+    assert.same({ "02003777016" }, { hubsoft.cpf_cnpj(" 020.037.770-16 ") }) -- a leading zero kept
+  end)
+
+  it("goes straight into a search as its termo_busca (one value: no stray opcoes)", function()
+    local api = hubsoft.new { base_url = "http://127.0.0.1:9", access_token = "t", retries = 0 }
+    for _, call in ipairs {
+      function() return api:consultar_clientes("cpf_cnpj", hubsoft.cpf_cnpj("862.149.410-81")) end,
+      function() return api:atendimentos_do_cliente("cpf_cnpj", hubsoft.cpf_cnpj("11.222.333/0001-81")) end,
+      function() return api:ordens_servico_do_cliente("cpf_cnpj", hubsoft.cpf_cnpj("862.149.410-81")) end,
+    } do
+      local _, err = call()
+      assert.equals("network", err.kind, tostring(err)) -- passed the rules, then found nobody listening
+    end
+    api:close()
   end)
 
   it("refuses a typo, a wrong length, repeated digits and letters", function()

@@ -86,8 +86,11 @@ local function ura(context, extension) -- luacheck: no unused args
 end
 
 -- The call ended (the caller hung up, or after the hangup above): a pop-up still
--- open is closed.
+-- open is closed, unless the attendant answered. A caller who ends an answered
+-- call makes Dial fail, so pbx_lua never reached the line after it; DIALSTATUS
+-- still says ANSWER, and that pop-up is the attendant's, not a missed call.
 local function hangup_handler()
+  if channel.DIALSTATUS:get() == "ANSWER" then return end
   require("hubsoft_ura").cancel_popup(voice_of())
 end
 

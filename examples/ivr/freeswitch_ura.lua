@@ -78,10 +78,14 @@ if not ok then
 end
 
 local destino = env("HUBSOFT_IVR_DESTINO", nil)
-if destino and session:ready() then
-  session:execute("bridge", destino)
+if destino then
+  -- mod_lua goes on after a hang-up (session:ready() turns false): a caller who
+  -- hung up while the menu was talking is never bridged, and the pop-up opened
+  -- for them must be closed all the same
+  if session:ready() then session:execute("bridge", destino) end
   -- SUCCESS: the attendant answered and has the pop-up; anything else
-  -- (NO_ANSWER, USER_BUSY, ORIGINATOR_CANCEL when the caller hung up) closes it
+  -- (NO_ANSWER, USER_BUSY, ORIGINATOR_CANCEL when the caller hung up, no
+  -- bridge at all) closes it
   if session:getVariable("originate_disposition") ~= "SUCCESS" then
     ura.cancel_popup(voice)
   end

@@ -135,11 +135,12 @@ end
 M.telefone = normalize.telefone
 
 --- A CPF or CNPJ typed by a person as digits only, check digits verified:
--- `"862.149.410-81"` -> `"86214941081", "cpf"`. Returns nil and a message for
--- a wrong length, repeated digits or a typo the check digits catch.
+-- `"862.149.410-81"` -> `"86214941081"` (11 digits: a CPF, 14: a CNPJ). Returns
+-- nil and a message for a wrong length, repeated digits or a typo the check
+-- digits catch.
 -- @function cpf_cnpj
 -- @tparam string s
--- @return the digits and "cpf" or "cnpj", or nil and a message
+-- @return the digits, or nil and a message
 -- @usage local doc = hubsoft.cpf_cnpj("11.222.333/0001-81") --> "11222333000181"
 M.cpf_cnpj = normalize.cpf_cnpj
 

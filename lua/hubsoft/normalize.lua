@@ -20,7 +20,9 @@ end
 -- Drops punctuation and spaces, a leading `+55` / `55`, a trunk `0` and a
 -- carrier-selection code (`0 XX`), so `"(81) 98765-4321"`,
 -- `"+55 81 98765-4321"`, `"081987654321"` and `"0 21 81 98765-4321"` all give
--- `"81987654321"`. Refused: an area code with a 0 (`"01..."`), a number
+-- `"81987654321"`. After a `+` the country code must be 55 (`"+1 919 ..."`
+-- is refused, and `"+55 98765-4321"` lacks an area code rather than having
+-- area code 55). Refused: an area code with a 0 (`"01..."`), a number
 -- starting with 0 or 1, 11 digits whose number does not start with 9 (mobiles
 -- are the only 9-digit numbers), letters, and any other length.
 -- @param s the text (a string; numbers lose leading zeros, so pass strings)
@@ -31,7 +33,13 @@ function M.telefone(s)
   if not d or s:find("%a") then
     return nil, "a phone number is a string of digits (punctuation allowed)"
   end
-  if (#d == 12 or #d == 13) and d:sub(1, 2) == "55" then
+  if s:match("^%s*%+") then
+    -- a + gives the country code: Brazil's is stripped, never read as area code 55
+    if d:sub(1, 2) ~= "55" then
+      return nil, "a number written with + must be a Brazilian one, +55 and the area code"
+    end
+    d = d:sub(3)
+  elseif (#d == 12 or #d == 13) and d:sub(1, 2) == "55" then
     d = d:sub(3)
   elseif (#d == 13 or #d == 14) and d:sub(1, 1) == "0" then
     d = d:sub(4) -- 0 + carrier code + DD + number
@@ -73,9 +81,12 @@ local CNPJ2 = { 6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2 }
 -- (`"862.149.410-81"` -> `"86214941081"`, `"11.222.333/0001-81"` ->
 -- `"11222333000181"`). Refused: letters, another length, a number with every
 -- digit the same (`"111.111.111-11"`), and wrong check digits (a typo).
+-- Only the digits come back (11 for a CPF, 14 for a CNPJ), so the call can be a
+-- method's last argument: `api:consultar_clientes("cpf_cnpj", hubsoft.cpf_cnpj(s))`
+-- (a second value would land in `opcoes`).
 -- @param s the text (a string: a number would lose leading zeros)
--- @return the digits, and "cpf" or "cnpj"; or nil and a message
--- @usage local doc, kind = hubsoft.cpf_cnpj("862.149.410-81") --> "86214941081", "cpf"
+-- @return the digits; or nil and a message
+-- @usage local doc = hubsoft.cpf_cnpj("862.149.410-81") --> "86214941081"
 function M.cpf_cnpj(s)
   local d = digits_of(s)
   if not d or s:find("[^%d%s%.%-/]") then
@@ -87,14 +98,14 @@ function M.cpf_cnpj(s)
   if d == d:sub(1, 1):rep(#d) then
     return nil, "a CPF/CNPJ with every digit the same is not valid"
   end
-  local kind, w1, w2 = "cpf", CPF1, CPF2
+  local kind, w1, w2 = "CPF", CPF1, CPF2
   if #d == 14 then
-    kind, w1, w2 = "cnpj", CNPJ1, CNPJ2
+    kind, w1, w2 = "CNPJ", CNPJ1, CNPJ2
   end
   if check_digit(d, w1) ~= tonumber(d:sub(-2, -2)) or check_digit(d, w2) ~= tonumber(d:sub(-1)) then
-    return nil, "the " .. kind:upper() .. "'s check digits do not match (a digit was mistyped)"
+    return nil, "the " .. kind .. "'s check digits do not match (a digit was mistyped)"
   end
-  return d, kind
+  return d
 end
 
 return M

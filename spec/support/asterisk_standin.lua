@@ -15,8 +15,12 @@
 -- Input from the environment: STANDIN_CALLERID (the caller's number), STANDIN_INPUTS
 -- (what the caller types at each successive read, separated by commas; an empty item
 -- is a timeout), STANDIN_DIALSTATUS (how a transfer ends: ANSWER, the default,
--- NOANSWER, or CANCEL: the caller hangs up while it rings, which in pbx_lua ends the
--- extension with an error and in FreeSWITCH makes session:ready() false). After the
+-- NOANSWER, CANCEL: the caller hangs up while it rings, which in pbx_lua ends the
+-- extension with an error and in FreeSWITCH makes session:ready() false, or
+-- ANSWER_HANGUP: the attendant answers and the caller ends the call first, so Dial
+-- fails with DIALSTATUS already ANSWER, as Dial does in a real PBX),
+-- STANDIN_HANGUP_AFTER (FreeSWITCH: the caller hangs up once the session has done
+-- this method, e.g. "say": session:ready() is false from then on). After the
 -- extension, the context's `h` extension runs, as Asterisk runs it when the call ends.
 -- Output: a JSON document in the file STANDIN_OUT (else on stdout):
 --   {"calls": [{"app": "playback", "args": ["hubsoft/seu-protocolo"]}, ...],
@@ -97,8 +101,8 @@ if not freeswitch_mode then
           local var = ...
           vars[var] = typed()
         elseif lname == "dial" then
-          vars.DIALSTATUS = dialstatus
-          if dialstatus == "CANCEL" then error(HANGUP, 0) end
+          vars.DIALSTATUS = dialstatus == "ANSWER_HANGUP" and "ANSWER" or dialstatus
+          if dialstatus == "CANCEL" or dialstatus == "ANSWER_HANGUP" then error(HANGUP, 0) end
         end
         return 0
       end
@@ -107,23 +111,27 @@ if not freeswitch_mode then
 else
   local fs_vars = { caller_id_number = caller, destination_number = "4000" }
   local answered, hung_up = false, false
+  local hangup_after = os.getenv("STANDIN_HANGUP_AFTER")
   local S = {}
   function S:ready() return not hung_up end
+  local function maybe_hang_up(method)
+    if method == hangup_after then hung_up = true end
+  end
   function S:execute(app_name, data)
     record("execute", app_name, data)
     if app_name == "bridge" then
-      fs_vars.originate_disposition = ({ ANSWER = "SUCCESS", NOANSWER = "NO_ANSWER" })[dialstatus]
-        or "ORIGINATOR_CANCEL"
-      hung_up = dialstatus == "CANCEL"
+      fs_vars.originate_disposition = ({ ANSWER = "SUCCESS", ANSWER_HANGUP = "SUCCESS",
+        NOANSWER = "NO_ANSWER" })[dialstatus] or "ORIGINATOR_CANCEL"
+      hung_up = dialstatus == "CANCEL" or dialstatus == "ANSWER_HANGUP"
     end
   end
   function S:answer() answered = true; record("answer") end
   function S:answered() return answered end
   function S:getVariable(k) return fs_vars[k] end
   function S:setVariable(k, v) record("set", k, v); fs_vars[k] = v; vars[k] = v end
-  function S:streamFile(f) record("streamFile", f) end
-  function S:say(text, lang, kind, method) record("say", text, lang, kind, method) end
-  function S:speak(text) record("speak", text) end
+  function S:streamFile(f) record("streamFile", f); maybe_hang_up("streamFile") end
+  function S:say(text, lang, kind, method) record("say", text, lang, kind, method); maybe_hang_up("say") end
+  function S:speak(text) record("speak", text); maybe_hang_up("speak") end
   function S:set_tts_params(e, v) record("set_tts_params", e, v) end
   function S:read(min, max, file, timeout, terminators)
     record("read", min, max, file, timeout, terminators)
