@@ -111,6 +111,16 @@ local function hook_view(list, logins)
   return out
 end
 
+-- An error with libcurl's elapsed time ("after 1004 milliseconds") left out.
+local function untimed(err)
+  if type(err) ~= "table" then return err end
+  local t = {}
+  for k, v in pairs(err) do
+    t[k] = type(v) == "string" and v:gsub("after %d+ milliseconds", "after N milliseconds") or v
+  end
+  return t
+end
+
 local function env_for(srv)
   local c = srv:config()
   return { HUBSOFT_URL = c.base_url, HUBSOFT_CLIENT_ID = c.client_id, HUBSOFT_CLIENT_SECRET = c.client_secret,
@@ -241,7 +251,7 @@ describe("hubsoft.nginx (calls on nginx's thread pool)", function()
         local label = case.fault.kind
         assert.is_table(want.err, label)
         assert.is_true(got.err.is_error, label)
-        assert.are.same(want.err, got.err, label)
+        assert.are.same(untimed(want.err), untimed(got.err), label)
         assert.are.same(hook_view(want_hooks), hook_view(got.hooks), label)
       end
     end)
