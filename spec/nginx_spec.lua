@@ -41,6 +41,11 @@ http {
     server {
         listen 127.0.0.1:{{PORT}};
         location = /ping { return 200 "pong\n"; }
+        location = /phases {
+            access_by_lua_block { require("spec.support.nginx_app").access() }
+            content_by_lua_block { ngx.say(ngx.ctx.access) }
+            header_filter_by_lua_block { require("spec.support.nginx_app").header_filter() }
+        }
         location /run/ {
             client_body_buffer_size 64k;
             content_by_lua_block { require("spec.support.nginx_app").run() }
@@ -48,6 +53,8 @@ http {
     }
 }
 ]]
+
+local unpack = table.unpack or unpack -- luacheck: ignore
 
 local TICKETS = "/api/v1/integracao/atendimento"
 local CONFIG = "/api/v1/integracao/configuracao/"
@@ -87,7 +94,7 @@ local function blocking(srv, extra, method, args, n)
   local hooks = {}
   cfg.on_request = function(info) hooks[#hooks + 1] = info end
   local api = hubsoft.new(cfg)
-  local r, err = api[method](api, table.unpack(args, 1, n or #args))
+  local r, err = api[method](api, unpack(args, 1, n or #args))
   api:close()
   local view
   if err then
@@ -264,7 +271,7 @@ describe("hubsoft.nginx (calls on nginx's thread pool)", function()
       assert.are.same(want.r, got.r)
       -- count the nulls the blocking client kept, in this process
       local api = hubsoft.new(util.with(srv:config(), { keep_nulls = true }))
-      local r = assert(api:atendimentos_do_cliente(table.unpack(args)))
+      local r = assert(api:atendimentos_do_cliente(unpack(args)))
       api:close()
       local function nulls(t)
         if t == hubsoft.null then return 1 end
@@ -373,6 +380,17 @@ describe("hubsoft.nginx (calls on nginx's thread pool)", function()
       socket.sleep(1.5) -- anything still queued would be sent by now
       local pages = #srv:requests(TICKETS .. "/todos") - before
       assert.are.equal(3, pages, "pages 0 to 2 sent, 3 to 5 skipped")
+    end)
+
+    it("works in the access phase and names the phase where it cannot wait", function()
+      local c = assert(socket.connect("127.0.0.1", ngx1.port))
+      c:settimeout(10)
+      c:send("GET /phases HTTP/1.0\r\n\r\n")
+      local data = c:receive("*a")
+      c:close()
+      assert.truthy(data:find("\r\n\r\nstatus_atendimento\n", 1, true), data)
+      local header = data:match("X%-Hubsoft%-Error: ([^\r\n]*)")
+      assert.truthy(header and header:find("not in header_filter", 1, true), data)
     end)
 
     it("names the directive to add when the thread_pool or the lua_shared_dict is missing", function()

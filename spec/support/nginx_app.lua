@@ -160,6 +160,20 @@ function scenarios.result()
   reply { done = s ~= nil, result = s and cjson.decode(s) }
 end
 
+-- access phase: a call works there (the content phase prints what it got)
+function M.access()
+  local api = client {}
+  local r, err = api:configuracao("status_atendimento")
+  ngx.ctx.access = r and type(r.status_atendimento) == "table" and "status_atendimento" or tostring(err)
+end
+
+-- header filter: ngx_lua cannot wait there, so the call raises naming the phase
+function M.header_filter()
+  local api = client {}
+  local ok, msg = pcall(api.configuracao, api, "status_atendimento")
+  ngx.header["X-Hubsoft-Error"] = ok and "none" or tostring(msg)
+end
+
 function M.run()
   local name = ngx.var.uri:match("^/run/([%w_]+)$")
   local f = name and scenarios[name]
