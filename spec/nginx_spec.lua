@@ -36,6 +36,8 @@ http {
     scgi_temp_path {{PREFIX}}/scgi_temp;
     lua_shared_dict hubsoft 1m;
     lua_shared_dict results 1m;
+    # fewer thread VMs than calls at once in one spec below (the default is 100)
+    lua_worker_thread_vm_pool_size 10;
     lua_package_path "{{ROOT}}/lua/?.lua;{{ROOT}}/lua/?/init.lua;{{ROOT}}/?.lua;;";
     lua_package_cpath "{{ROOT}}/build-luajit/?.so;;";
     server {
@@ -134,6 +136,14 @@ local function env_for(srv)
     HUBSOFT_USERNAME = c.username, HUBSOFT_PASSWORD = c.password }
 end
 
+describe("hubsoft.nginx outside nginx", function()
+  it("raises at new, naming what it needs", function()
+    local ok, msg = pcall(require("hubsoft.nginx").new, { base_url = "http://127.0.0.1:1" })
+    assert.is_false(ok)
+    assert.truthy(tostring(msg):find("ngx.run_worker_thread", 1, true), msg)
+  end)
+end)
+
 describe("hubsoft.nginx (calls on nginx's thread pool)", function()
   local reason = nginx.why_skip(TEMPLATE)
   if reason then
@@ -199,6 +209,22 @@ describe("hubsoft.nginx (calls on nginx's thread pool)", function()
       assert.is_true(elapsed >= DELAY)
       -- one after the other would take N s; 3x one call's time is the margin
       assert.is_true(elapsed < 3 * DELAY, ("%d calls took %.2f s"):format(N, elapsed))
+    end)
+
+    it("waits for a thread VM when every one is in use, instead of failing", function()
+      -- 14 calls at once, 10 VMs (lua_worker_thread_vm_pool_size): 4 calls find none free
+      local N = 14
+      srv:fault { kind = "delay", seconds = 0.5, match = CONFIG, times = N }
+      local conns = {}
+      for i = 1, N do
+        conns[i] = send(ngx1.port, "/run/call", { method = "configuracao", args = { "status_atendimento" } })
+      end
+      for i = 1, N do
+        local status, b, text = receive(conns[i])
+        assert.are.equal(200, status, text)
+        assert.is_nil(b.err)
+        assert.are.equal("table", type(b.r.status_atendimento))
+      end
     end)
 
     it("gives the blocking client's results, errors and hook records", function()
