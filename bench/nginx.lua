@@ -118,6 +118,16 @@ local ok, err = pcall(function()
   end)
   n:stop()
   assert(ok2, err2)
+  -- what the pool's threads cost by themselves: an idle worker with 1 and with 64
+  local idle = {}
+  for _, threads in ipairs { 1, 64 } do
+    local m = nginx.start(TEMPLATE, { THREADS = threads }, {})
+    socket.sleep(0.5)
+    idle[threads] = rss_kb(m:worker_pids()[1])
+    m:stop()
+  end
+  print(("Idle worker RSS: %d kB with `threads=1`, %d kB with `threads=64`: %.0f kB per pool thread.")
+    :format(idle[1], idle[64], (idle[64] - idle[1]) / 63))
 end)
 srv:stop()
 assert(ok, err)

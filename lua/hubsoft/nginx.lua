@@ -44,7 +44,7 @@ local unpack = rawget(_G, "unpack") or table.unpack
 local methods = {}
 local state = setmetatable({}, { __mode = "k" }) -- client -> its state
 
----------------------------------------------------------------- errors
+-- errors --------------------------------------------------------------
 
 local function crossing_error(field, why, method, url)
   return core.error {
@@ -90,7 +90,7 @@ local function scrub(st, msg)
   return msg
 end
 
----------------------------------------------------------------- the pool
+-- the pool --------------------------------------------------------------
 
 local function directive_error(st, msg)
   if msg:find("not found", 1, true) and msg:find("thread", 1, true) then
@@ -205,9 +205,9 @@ local function client_state(api, name)
   return st
 end
 
----------------------------------------------------------------- methods
+-- methods --------------------------------------------------------------
 
---- Any endpoint under base_url, run on the thread pool: `api:request(method, path, opts)`.
+-- Any endpoint under base_url, run on the thread pool: `api:request(method, path, opts)`.
 -- Arguments, results and errors as the blocking client's `request`.
 function methods.request(api, method, path, opts)
   local st = client_state(api, "request")
@@ -221,7 +221,7 @@ function methods.request(api, method, path, opts)
   return finish(st, "request", dispatch(st, "request", nil, method, path, opts))
 end
 
---- Log in now on the thread pool; returns the token table, or nil, err.
+-- Log in now on the thread pool; returns the token table, or nil, err.
 function methods.authenticate(api)
   local st = client_state(api, "authenticate")
   if st.closed then
@@ -230,7 +230,7 @@ function methods.authenticate(api)
   return finish(st, "authenticate", dispatch(st, "authenticate", nil))
 end
 
---- Close the client: later calls answer `nil, err` with `err.kind == "closed"`.
+-- Close the client: later calls answer `nil, err` with `err.kind == "closed"`.
 -- The thread VMs keep their clients for other callers with the same configuration.
 function methods.close(api)
   client_state(api, "close").closed = true
@@ -329,7 +329,7 @@ end
 endpoints.install(methods, core)
 paginate.install(methods, core)
 
----------------------------------------------------------------- new
+-- new --------------------------------------------------------------
 
 local function serialize(t)
   local keys = {}
