@@ -231,6 +231,8 @@ describe("hubsoft.nginx (calls on nginx's thread pool)", function()
       local cases = {
         { "configuracao", { "status_atendimento" } },
         { "todos_atendimentos", { { itens_por_pagina = 5, pagina = 1 } } },
+        -- a JSON body built by the endpoint rows (marked as an object)
+        { "consultar_atendimentos", { { itens_por_pagina = 5, data_inicio = "2025-01-01" } } },
         { "atendimentos_do_cliente", { "cpf_cnpj", "12345678901", { apenas_pendente = false } } },
         -- validation: refused before anything is sent
         { "abrir_atendimento", { { id_cliente_servico = 12345, descricao = "x", nome = "y", telefone = "12" } } },

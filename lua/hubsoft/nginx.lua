@@ -100,23 +100,14 @@ local function directive_error(st, msg)
   return "hubsoft.nginx: the thread pool call failed: " .. msg
 end
 
--- Send one call to the pool and wait for it. Returns what the thread's
--- `run` returned (status, result, error, records), or "busy" when no thread
--- VM became free in time. Raises for a setup mistake (no thread_pool, a
--- phase where ngx_lua cannot wait).
-local function dispatch(st, what, cancel_key, ...)
+-- Send one call to the pool and wait for it. `marked`: whether the
+-- arguments (already checked by `check_args`) hold hubsoft.array/object
+-- marks to carry across. Returns what the thread's `run` returned (status,
+-- result, error, records), or "busy" when no thread VM became free in time.
+-- Raises for a setup mistake (no thread_pool, a phase where ngx_lua cannot wait).
+local function dispatch(st, what, cancel_key, marked, ...)
   local n = select("#", ...)
-  local marked = false
   local args = { ... }
-  for i = 1, n do
-    local field, why = values.check(args[i], core.null, MARKS, "argument #" .. i)
-    if field then
-      error("hubsoft.nginx: " .. field .. " " .. why, 0) -- checked by the callers already
-    end
-    if why then
-      marked = true
-    end
-  end
   if marked then
     for i = 1, n do
       args[i] = values.pack(args[i], core.null, MARKS)
@@ -184,17 +175,20 @@ local function finish(st, what, status, r, e, recs)
   error("hubsoft.nginx: unexpected answer from the thread pool to " .. what .. ": " .. tostring(status), 0)
 end
 
--- A validation error for the first argument of `request` that cannot cross, or nil.
+-- Whether `request`'s arguments can cross to a thread: nil and whether they
+-- hold marks, or a validation error naming the first that cannot.
 local function check_args(method, path, opts)
-  local m = type(method) == "string" and method:upper() or nil
-  local url = type(path) == "string" and path or nil
   local args = { method = method, path = path, opts = opts }
+  local marked = false
   for _, name in ipairs { "method", "path", "opts" } do
     local field, why = values.check(args[name], core.null, MARKS, name)
     if field then
-      return crossing_error(field, why, m, url)
+      local m = type(method) == "string" and method:upper() or nil
+      return crossing_error(field, why, m, type(path) == "string" and path or nil)
     end
+    marked = marked or why
   end
+  return nil, marked
 end
 
 local function client_state(api, name)
@@ -214,11 +208,11 @@ function methods.request(api, method, path, opts)
   if st.closed then
     return st.probe:request(method, path, opts)
   end
-  local err = check_args(method, path, opts)
+  local err, marked = check_args(method, path, opts)
   if err then
     return nil, err
   end
-  return finish(st, "request", dispatch(st, "request", nil, method, path, opts))
+  return finish(st, "request", dispatch(st, "request", nil, marked, method, path, opts))
 end
 
 -- Log in now on the thread pool; returns the token table, or nil, err.
@@ -227,7 +221,7 @@ function methods.authenticate(api)
   if st.closed then
     return st.probe:authenticate()
   end
-  return finish(st, "authenticate", dispatch(st, "authenticate", nil))
+  return finish(st, "authenticate", dispatch(st, "authenticate", nil, false))
 end
 
 -- Close the client: later calls answer `nil, err` with `err.kind == "closed"`.
@@ -253,7 +247,7 @@ local function transfers(st)
   local set = {}
 
   function set.add(_, method, path, opts)
-    local err = check_args(method, path, opts)
+    local err, marked = check_args(method, path, opts)
     if err then
       return nil, err
     end
@@ -264,7 +258,7 @@ local function transfers(st)
     last_id = last_id + 1
     local id = last_id
     threads[id] = ngx.thread.spawn(function()
-      return { dispatch(st, "request", cancel_key, method, path, opts) }
+      return { dispatch(st, "request", cancel_key, marked, method, path, opts) }
     end)
     outstanding = outstanding + 1
     return id
