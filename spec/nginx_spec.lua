@@ -369,6 +369,21 @@ describe("hubsoft.nginx (calls on nginx's thread pool)", function()
       end
     end)
 
+    it("keeps `concurrency` pages downloading at once", function()
+      -- every page answers 0.5 s late: pages 1 to 4 are sent together once page 0 said
+      -- where the pages end, not one 0.5 s after the other
+      srv:fault { kind = "delay", seconds = 0.5, match = TICKETS .. "/todos", times = 8 }
+      local before = #srv:requests(TICKETS .. "/todos")
+      local b = post(ngx1.port, "/run/each", { method = "todos_atendimentos",
+        filtros = { itens_por_pagina = 4 }, iter = { concurrency = 4 } })
+      assert.is_true(b.ok, cjson.encode(b.err))
+      local reqs = srv:requests(TICKETS .. "/todos")
+      local times = {}
+      for i = before + 2, before + 5 do times[#times + 1] = reqs[i].time end
+      table.sort(times)
+      assert.is_true(times[4] - times[1] < 0.25, ("pages 1-4 sent over %.2f s"):format(times[4] - times[1]))
+    end)
+
     it("walks every page from an ngx.timer job", function()
       local api = hubsoft.new(srv:config())
       local want = {}
