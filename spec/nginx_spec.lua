@@ -372,7 +372,9 @@ describe("hubsoft.nginx (calls on nginx's thread pool)", function()
     it("keeps `concurrency` pages downloading at once", function()
       -- every page answers 0.5 s late: pages 1 to 4 are sent together once page 0 said
       -- where the pages end, not one 0.5 s after the other
-      srv:fault { kind = "delay", seconds = 0.5, match = TICKETS .. "/todos", times = 8 }
+      local pages = math.ceil(srv:state().total / 4)
+      assert.is_true(pages >= 6)
+      srv:fault { kind = "delay", seconds = 0.5, match = TICKETS .. "/todos", times = pages }
       local before = #srv:requests(TICKETS .. "/todos")
       local b = post(ngx1.port, "/run/each", { method = "todos_atendimentos",
         filtros = { itens_por_pagina = 4 }, iter = { concurrency = 4 } })
@@ -413,7 +415,8 @@ describe("hubsoft.nginx (calls on nginx's thread pool)", function()
     it("after a break, pages queued behind a busy pool are never sent", function()
       -- pool "one" has a single thread. Page 0 alone (it says where the pages end), then
       -- pages 1 to 4 are added at once and page 5 when page 1 arrives; the loop breaks at
-      -- page 1's first record, while page 2 runs and pages 3 to 5 wait in the pool's queue.
+      -- page 1's first record. Page 2 starts as soon as page 1 is done (racing with the
+      -- break); pages 3 to 5 wait in the pool's queue behind it.
       srv:fault { kind = "delay", seconds = 0.3, match = TICKETS .. "/todos", times = 6 }
       local before = #srv:requests(TICKETS .. "/todos")
       local b = post(ngx1.port, "/run/each", { opts = { pool = "one" }, method = "todos_atendimentos",
@@ -421,8 +424,14 @@ describe("hubsoft.nginx (calls on nginx's thread pool)", function()
       assert.is_true(b.ok, cjson.encode(b.err))
       assert.are.equal(5, #b.ids)
       socket.sleep(1.5) -- anything still queued would be sent by now
-      local pages = #srv:requests(TICKETS .. "/todos") - before
-      assert.are.equal(3, pages, "pages 0 to 2 sent, 3 to 5 skipped")
+      local reqs = srv:requests(TICKETS .. "/todos")
+      local sent = {}
+      for i = before + 1, #reqs do sent[#sent + 1] = tonumber(util.parse_query(reqs[i].query).pagina) end
+      table.sort(sent)
+      assert.are.same({ 0, 1 }, { sent[1], sent[2] })
+      assert.is_true(#sent <= 3 and (sent[3] == nil or sent[3] == 2),
+        "pages 3 to 5 were queued and must not be sent; sent: " .. table.concat(sent, ","))
+      -- (up to 4 delays are left over: no later spec of this server reads /todos)
     end)
 
     it("works in the access phase and names the phase where it cannot wait", function()
@@ -476,11 +485,20 @@ describe("hubsoft.nginx (calls on nginx's thread pool)", function()
       srv:fault { kind = "delay", seconds = 0.5, match = "/oauth/token", times = 1 }
       burst(12)
       assert.are.equal(1, srv:stats().logins)
-      local pids = {}
-      for pid in (util.read_file(ngx2.prefix .. "/access.log") or ""):gmatch("pid=(%d+)") do pids[pid] = true end
-      local n = 0
-      for _ in pairs(pids) do n = n + 1 end
-      assert.are.equal(2, n, "both workers served calls")
+      local function workers_served()
+        local pids, n = {}, 0
+        for pid in (util.read_file(ngx2.prefix .. "/access.log") or ""):gmatch("pid=(%d+)") do
+          if not pids[pid] then pids[pid] = true; n = n + 1 end
+        end
+        return n
+      end
+      -- the kernel may hand one burst to one worker: more bursts until both served
+      for _ = 1, 5 do
+        if workers_served() >= 2 then break end
+        burst(12)
+      end
+      assert.are.equal(2, workers_served(), "both workers served calls")
+      assert.are.equal(1, srv:stats().logins)
 
       srv:revoke()
       srv:fault { kind = "delay", seconds = 0.5, match = "/oauth/token", times = 1 }
