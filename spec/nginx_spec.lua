@@ -434,6 +434,14 @@ describe("hubsoft.nginx (calls on nginx's thread pool)", function()
       -- (up to 4 delays are left over: no later spec of this server reads /todos)
     end)
 
+    it("a break cancels only its own walk: another client's next walk reads every page", function()
+      -- a client that has not walked yet (its own configuration), after the break above
+      local b = post(ngx1.port, "/run/each", { config = { keep_nulls = true }, method = "todos_atendimentos",
+        filtros = { itens_por_pagina = 4 }, iter = { concurrency = 2 } })
+      assert.is_true(b.ok, cjson.encode(b.err))
+      assert.are.equal(srv:state().total, #b.ids)
+    end)
+
     it("works in the access phase and names the phase where it cannot wait", function()
       local c = assert(socket.connect("127.0.0.1", ngx1.port))
       c:settimeout(10)

@@ -43,6 +43,9 @@ local unpack = rawget(_G, "unpack") or table.unpack
 
 local methods = {}
 local state = setmetatable({}, { __mode = "k" }) -- client -> its state
+-- page walks started in this worker, and when it started: together with its
+-- pid they name each walk's cancel key in the dict all workers share
+local walks, worker_started = 0, nil
 
 -- errors --------------------------------------------------------------
 
@@ -252,8 +255,9 @@ local function transfers(st)
       return nil, err
     end
     if not cancel_key then
-      st.walks = st.walks + 1
-      cancel_key = ("hubsoft:cancel:%d:%d"):format(ngx.worker.pid(), st.walks)
+      walks = walks + 1
+      worker_started = worker_started or ngx.now()
+      cancel_key = ("hubsoft:cancel:%d:%.3f:%d"):format(ngx.worker.pid(), worker_started, walks)
     end
     last_id = last_id + 1
     local id = last_id
@@ -423,7 +427,6 @@ function M.new(config, opts)
     },
     probe = probe,
     closed = false,
-    walks = 0,
   }
   if not TEMPLATE then
     TEMPLATE = newproxy(true)
