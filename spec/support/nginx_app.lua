@@ -109,6 +109,17 @@ function scenarios.attachments()
   reply { r = r, err = err_view(err) }
 end
 
+-- a client closed, then called: the closed error of a request and of a page walk
+function scenarios.closed()
+  local api = hn.new(base_config())
+  api:close()
+  local r, err = api:configuracao("status_atendimento")
+  local walked, werr = pcall(function()
+    for _ in api:each("todos_atendimentos", {}) do end
+  end)
+  reply { r = r, err = err_view(err), closed = api:is_closed(), walked = walked, walk_err = err_view(werr) }
+end
+
 -- a missing directive: the error message
 function scenarios.missing()
   local b = body()
