@@ -109,6 +109,15 @@ function scenarios.attachments()
   reply { r = r, err = err_view(err) }
 end
 
+-- a hook that fails, quoting the password: reported in the error log, scrubbed
+function scenarios.hook_error()
+  local cfg = base_config { user_agent = "hook-error-client" }
+  cfg.on_request = function() error("hook saw " .. cfg.password) end
+  local api = hn.new(cfg)
+  local r, err = api:configuracao("status_atendimento")
+  reply { r = r, err = err_view(err) }
+end
+
 -- a client closed, then called: the closed error of a request and of a page walk
 function scenarios.closed()
   local api = hn.new(base_config())
