@@ -191,6 +191,22 @@ describe("hubsoft.nginx (calls on nginx's thread pool)", function()
       end
     end)
 
+    it("keeps each thread VM's client, and its connection, from call to call", function()
+      local before = #srv:requests(CONFIG)
+      for _ = 1, 6 do
+        local b = post(ngx1.port, "/run/call", { method = "configuracao", args = { "status_atendimento" } })
+        assert.is_nil(b.err)
+      end
+      local conns, n = {}, 0
+      local reqs = srv:requests(CONFIG)
+      for i = before + 1, #reqs do
+        local id = reqs[i].connection_id
+        if not conns[id] then conns[id] = true; n = n + 1 end
+      end
+      -- a client made per call would open 6 connections; the VMs are reused one after another
+      assert.is_true(n <= 2, n .. " connections for 6 calls one after the other")
+    end)
+
     it("runs N calls at once in about one call's time, not N", function()
       local N, DELAY = 6, 1
       srv:fault { kind = "delay", seconds = DELAY, match = CONFIG, times = N }
