@@ -169,7 +169,7 @@ local function finish(st, what, status, r, e, recs)
   elseif status == "busy" then
     return nil, core.error {
       kind = "timeout",
-      message = ("no thread of the nginx thread pool became free within %s s: raise"
+      message = ("no Lua VM for the nginx thread pool became free within %s s: raise"
         .. " lua_worker_thread_vm_pool_size or lower the calls waiting at once"):format(st.timeout),
       retryable = true,
       attempts = 0,
