@@ -3,6 +3,11 @@ std = "max"
 max_line_length = 120
 files["spec/"] = { std = "+busted" }
 files["examples/openresty/"] = { globals = { "ngx" } }
+-- the modules that only run inside nginx (ngx_lua)
+files["lua/hubsoft/nginx.lua"] = { read_globals = { "ngx" } }
+files["lua/hubsoft/nginx_thread.lua"] = { read_globals = { "ngx" } }
+files["spec/support/nginx_app.lua"] = { globals = { "ngx" } }
+files["bench/nginx_app.lua"] = { globals = { "ngx" } }
 files["examples/ivr/"] = { globals = { "extensions", "hints", "channel", "app", "session", "argv", "freeswitch" } }
 exclude_files = { "build*/", "bench/data/", "bench/out/" }
 -- the fake server's seed data and its spec hold long literal records

@@ -7,34 +7,16 @@ local socket = require "socket"
 local cjson = require "cjson"
 local fake = require "spec.support.server"
 local util = require "spec.support.util"
+local nginx = require "spec.support.nginx"
 
 local WORKERS = 2
 local CPF = "12345678901"          -- fake customer 24931 (BIANCA), service 12345
 local SERVICE = 12345
 local LOOKUP = "/api/v1/integracao/cliente/atendimento"
 
-local sh, capture, quote, read_file, exists = util.sh, util.capture, util.quote, util.read_file, util.exists
-local wait_until = util.wait_until
+local read_file = util.read_file
 
-local ROOT = capture("pwd")
-local TEMPLATE = ROOT .. "/examples/openresty/nginx.conf"
-
-local function find_nginx()
-  for _, p in ipairs { capture("command -v nginx"), "/usr/sbin/nginx", "/usr/local/openresty/nginx/sbin/nginx" } do
-    if p ~= "" and exists(p) then return p end
-  end
-end
-
--- Why this spec cannot run here, or nil. Builds build-luajit when it is missing.
-local function why_skip(nginx)
-  if not nginx then return "nginx is not installed" end
-  local template = read_file(TEMPLATE)
-  if not template then return "examples/openresty/nginx.conf is missing" end
-  for mod in template:gmatch("\nload_module%s+([^;%s]+);") do
-    if not exists(mod) then return mod .. " is not installed (libnginx-mod-http-lua)" end
-  end
-  return util.core_missing("luajit")
-end
+local TEMPLATE = read_file("examples/openresty/nginx.conf")
 
 --- One request on its own connection (HTTP/1.0: no chunking, closed after).
 local function send_raw(port, method, path, body)
@@ -64,81 +46,41 @@ local function request(port, method, path, body)
 end
 
 describe("examples/openresty (nginx + ngx_lua, " .. WORKERS .. " workers)", function()
-  local nginx = find_nginx()
-  local reason = why_skip(nginx)
+  local reason = "examples/openresty/nginx.conf is missing"
+  if TEMPLATE then reason = nginx.why_skip(TEMPLATE) end
   if reason then
     pending("skipped: " .. reason)
     return
   end
 
-  local srv, prefix, port, master, watchdog
+  local srv, gateway, port
 
   local function nginx_log()
-    return (read_file(prefix .. "/error.log") or "") .. (read_file(prefix .. "/startup.log") or "")
-  end
-
-  -- pids of the workers the master started ("start worker process N" in error.log)
-  local function worker_pids()
-    local pids = {}
-    for pid in nginx_log():gmatch("start worker process (%d+)") do pids[#pids + 1] = tonumber(pid) end
-    return pids
+    return gateway:log()
   end
 
   -- pids of the workers that served logged requests (log_format ... pid=$pid)
   local function serving_pids()
-    local pids, n = {}, 0
-    for pid in (read_file(prefix .. "/access.log") or ""):gmatch("pid=(%d+)") do
-      if not pids[pid] then pids[pid] = true; n = n + 1 end
+    local pids, count = {}, 0
+    for pid in (read_file(gateway.prefix .. "/access.log") or ""):gmatch("pid=(%d+)") do
+      if not pids[pid] then pids[pid] = true; count = count + 1 end
     end
-    return n, pids
+    return count, pids
   end
 
   setup(function()
     srv = fake.start { seed_tickets = 0 }
-    prefix = util.tmpdir()
-    -- workers of a root master run as nobody: they must reach their prefix
-    assert(sh("chmod 755 " .. quote(prefix)))
-    port = util.free_port()
-    local conf = read_file(TEMPLATE)
-      :gsub("{{PREFIX}}", (prefix:gsub("%%", "%%%%")))
-      :gsub("{{ROOT}}", (ROOT:gsub("%%", "%%%%")))
-      :gsub("{{PORT}}", tostring(port))
-      :gsub("{{WORKERS}}", tostring(WORKERS))
-    assert(not conf:match("{{%u+}}"), "unfilled template field " .. tostring(conf:match("{{%u+}}")))
-    util.write_file(prefix .. "/nginx.conf", conf)
-
     local c = srv:config()
-    local env = ("HUBSOFT_URL=%s HUBSOFT_CLIENT_ID=%s HUBSOFT_CLIENT_SECRET=%s HUBSOFT_USERNAME=%s HUBSOFT_PASSWORD=%s")
-      :format(quote(c.base_url), quote(c.client_id), quote(c.client_secret), quote(c.username), quote(c.password))
-    -- daemon on: the command returns once the master has forked
-    local ok = sh(("env %s %s -p %s -c %s -e %s >%s 2>&1"):format(env, quote(nginx), quote(prefix),
-      quote(prefix .. "/nginx.conf"), quote(prefix .. "/startup.log"), quote(prefix .. "/startup.log")))
-    assert(ok, "nginx did not start:\n" .. nginx_log())
-    assert(wait_until(5, function()
-      master = tonumber(read_file(prefix .. "/nginx.pid") or "")
-      return master ~= nil
-    end), "nginx wrote no pid file:\n" .. nginx_log())
-    -- if this process dies before teardown, nginx does not outlive it by long
-    -- (TERM from teardown stops it and its sleep)
-    local guard = [[sh -c 'trap "kill \$s 2>/dev/null; exit 0" TERM; sleep 300 & s=$!; wait $s; kill -QUIT %d']]
-    watchdog = tonumber(capture(guard:format(master) .. " >/dev/null 2>&1 </dev/null & echo $!"))
-    assert(wait_until(5, function() return util.accepts(port) end),
-      "nginx does not accept connections:\n" .. nginx_log())
-    -- every worker up
-    wait_until(3, function() return #worker_pids() >= WORKERS end)
+    gateway = nginx.start(TEMPLATE, { WORKERS = WORKERS }, {
+      HUBSOFT_URL = c.base_url, HUBSOFT_CLIENT_ID = c.client_id, HUBSOFT_CLIENT_SECRET = c.client_secret,
+      HUBSOFT_USERNAME = c.username, HUBSOFT_PASSWORD = c.password,
+    })
+    port = gateway.port
   end)
 
   teardown(function()
-    if master then
-      sh("kill -QUIT " .. master .. " 2>/dev/null") -- graceful: the workers finish, then exit
-      if not wait_until(5, function() return not util.alive(master) end) then
-        for _, pid in ipairs(worker_pids()) do sh("kill -KILL " .. pid .. " 2>/dev/null") end
-        sh("kill -KILL " .. master .. " 2>/dev/null")
-      end
-    end
-    if watchdog then sh("kill " .. watchdog .. " 2>/dev/null") end
+    if gateway then gateway:stop() end
     if srv then srv:stop() end
-    util.rm_tmpdir(prefix)
   end)
 
   it("logs in once for all workers, even when the first requests arrive together", function()
@@ -167,8 +109,8 @@ describe("examples/openresty (nginx + ngx_lua, " .. WORKERS .. " workers)", func
     local state = srv:state()
     assert.are.equal(1, state.total)
 
-    -- a lookup held up in one worker (the fake server answers it 1 s late) blocks that
-    -- worker; the lookups sent meanwhile are served by the other one, quickly
+    -- a lookup held up (the fake server answers it 1 s late) waits on the thread pool;
+    -- the lookups sent meanwhile are served quickly, whichever worker takes them
     srv:fault { kind = "delay", seconds = 1, match = LOOKUP, times = 1 }
     local slow = send_raw(port, "GET", "/atendimentos?cpf=" .. CPF)
     socket.sleep(0.3)
@@ -176,7 +118,7 @@ describe("examples/openresty (nginx + ngx_lua, " .. WORKERS .. " workers)", func
       local t0 = socket.gettime()
       local s2, b2, raw2 = request(port, "GET", "/atendimentos?cpf=123.456.789-01")
       assert.are.equal(200, s2, raw2)
-      assert.is_true(socket.gettime() - t0 < 0.6, "served by the blocked worker")
+      assert.is_true(socket.gettime() - t0 < 0.6, "waited for the slow lookup")
       assert.are.equal(1, b2.total)
       assert.are.equal(body.protocolo, b2.atendimentos[1].protocolo)
       assert.are.equal(body.id_atendimento, b2.atendimentos[1].id_atendimento)

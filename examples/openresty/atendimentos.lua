@@ -7,7 +7,7 @@
 --
 -- Errors: 400 (bad input, `field` names it), 422 (HubSoft refused it), 504
 -- (HubSoft too slow), 502 (anything else upstream), 405 / 415 / 413.
--- The HubSoft call blocks this worker for its duration (at most `timeout`).
+-- The HubSoft call runs on nginx's thread pool: this worker serves other requests meanwhile.
 
 local gw = require "hubsoft_gateway"
 local cjson = gw.cjson
