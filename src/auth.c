@@ -11,6 +11,8 @@
 
 /* A token is used until this many seconds before it expires. */
 #define HS_EXPIRY_MARGIN 60
+/* A longer lifetime than this (ten years) is taken as this. */
+#define HS_EXPIRES_IN_MAX 315360000.0
 
 static void free_lists(hs_client *c)
 {
@@ -41,9 +43,14 @@ int hs_headers_rebuild(hs_client *c, const char *token_type, const char *access_
     }
     if (access_token == NULL)
         return ok ? 0 : -1;
+    /* the last guard against header injection: callers refuse such tokens
+     * with a clear error before this */
+    token_type = token_type && token_type[0] ? token_type : "Bearer";
+    if (!hs_header_value_ok(access_token, strlen(access_token)) ||
+        !hs_header_value_ok(token_type, strlen(token_type)))
+        return -1;
     hs_buf_init(&auth);
-    if (hs_buf_adds(&auth, "Authorization: ") != 0 ||
-        hs_buf_adds(&auth, token_type && token_type[0] ? token_type : "Bearer") != 0 ||
+    if (hs_buf_adds(&auth, "Authorization: ") != 0 || hs_buf_adds(&auth, token_type) != 0 ||
         hs_buf_addc(&auth, ' ') != 0 || hs_buf_adds(&auth, access_token) != 0 ||
         hs_buf_cstr(&auth) != 0) {
         hs_buf_free(&auth);
@@ -75,15 +82,33 @@ void hs_auth_forget(lua_State *L, hs_client *c)
     lua_pop(L, 1);
 }
 
-/* Is the table at idx a usable token? */
+/* Can the value at idx go into the Authorization header? A string without
+ * control characters (CR/LF would inject a header); nil or "" too when
+ * optional (the type then defaults to Bearer). */
+static int header_safe(lua_State *L, int idx, int optional)
+{
+    size_t n;
+    const char *v;
+    if (optional &&
+        (lua_isnil(L, idx) || (lua_type(L, idx) == LUA_TSTRING && hs_rawlen(L, idx) == 0)))
+        return 1;
+    if (lua_type(L, idx) != LUA_TSTRING)
+        return 0;
+    v = lua_tolstring(L, idx, &n);
+    return hs_header_value_ok(v, n);
+}
+
+/* Is the table at idx a usable token? (From the config, the token_store or
+ * a login: one with CR/LF in it is never used.) */
 static int token_usable(lua_State *L, int idx)
 {
     int ok;
     if (!lua_istable(L, idx))
         return 0;
     lua_getfield(L, idx, "access_token");
-    ok = lua_type(L, -1) == LUA_TSTRING && hs_rawlen(L, -1) > 0;
-    lua_pop(L, 1);
+    lua_getfield(L, idx, "token_type");
+    ok = header_safe(L, -2, 0) && header_safe(L, -1, 1);
+    lua_pop(L, 2);
     if (!ok)
         return 0;
     lua_getfield(L, idx, "expires_at");
@@ -116,7 +141,10 @@ static void warn_hook(lua_State *L, hs_client *c, const char *what)
     size_t n;
     const char *m = lua_tolstring(L, -1, &n);
     hs_push_scrubbed(L, c, m ? m : "(non-string error)", m ? n : 18);
-    fprintf(stderr, "lua-hubsoft: token_store.%s failed: %s\n", what, lua_tostring(L, -1));
+    fprintf(stderr, "lua-hubsoft: token_store.%s failed: %s%s\n", what, lua_tostring(L, -1),
+            strcmp(what, "save") == 0
+                ? " (the token is kept in memory only; reported once per client)"
+                : "");
     lua_pop(L, 2);
 }
 
@@ -159,8 +187,12 @@ static int store_load(lua_State *L, hs_client *c)
     return found;
 }
 
+/* save(token) returns true, or nil and a message, or raises. A failure is
+ * reported once per client on stderr (scrubbed: never the token) and does
+ * not change the call's result: the token stays usable in memory. */
 static void store_save(lua_State *L, hs_client *c)
 {
+    int rc;
     hs_push_state(L, c);
     lua_getfield(L, -1, "store");
     if (lua_istable(L, -1)) {
@@ -169,11 +201,24 @@ static void store_save(lua_State *L, hs_client *c)
         copy_token(L, lua_gettop(L)); /* the store gets a copy, not our table */
         lua_remove(L, -2);
         c->busy = 1; /* save(token): a plain function, as the contract says */
-        if (lua_pcall(L, 1, 0, 0) != 0) {
-            c->busy = 0;
-            warn_hook(L, c, "save");
-        }
+        rc = lua_pcall(L, 1, 2, 0);
         c->busy = 0;
+        if (rc != 0) {
+            if (lua_isnil(L, -1)) { /* error(nil) */
+                lua_pop(L, 1);
+                lua_pushliteral(L, "(no message)");
+            }
+            lua_pushnil(L); /* the same two slots as a result: nil, message */
+            lua_insert(L, -2);
+        }
+        /* failed: raised, or returned nil/false and a message (a save that
+         * returns nothing at all is a plain function that succeeded) */
+        if (!lua_toboolean(L, -2) && !lua_isnil(L, -1) && !c->save_warned) {
+            c->save_warned = 1;
+            warn_hook(L, c, "save");
+            lua_pushnil(L); /* warn_hook popped the message */
+        }
+        lua_pop(L, 2);
     }
     lua_pop(L, 2);
 }
@@ -193,7 +238,7 @@ static int login_error(lua_State *L, hs_client *c, const char *kind, const char 
     return hs_push_error(L, c, &e);
 }
 
-static int login(lua_State *L, hs_client *c)
+static int login(lua_State *L, hs_client *c, const char *for_method)
 {
     static const char *const f[] = {"client_id", "client_secret", "username", "password", NULL};
     char where[64];
@@ -201,11 +246,16 @@ static int login(lua_State *L, hs_client *c)
     int i, attempts = 0, top = lua_gettop(L);
     hs_call call;
 
-    if (!c->has_creds)
-        return login_error(L, c, "auth",
-                           "the token was rejected or expired and no credentials were given "
-                           "to log in again (client_id, client_secret, username, password)",
-                           0, 0, 0);
+    if (!c->has_creds) { /* nothing was sent: the error is the caller's request's */
+        hs_errinfo e;
+        memset(&e, 0, sizeof(e));
+        e.kind = "auth";
+        e.message = "no usable token and no credentials to log in (client_id, client_secret, "
+                    "username, password)";
+        e.method = for_method;
+        e.url = c->url_redacted.len ? c->url_redacted.data : NULL;
+        return hs_push_error(L, c, &e);
+    }
     c->logins++;
     hs_buf_clear(&c->url);
     hs_buf_clear(&c->url_redacted);
@@ -241,6 +291,8 @@ static int login(lua_State *L, hs_client *c)
     call.body_len = c->body.len;
     i = hs_exchange(L, c, &call, &attempts);
     hs_buf_wipe(&c->body);
+    if (i == HS_INTERRUPTED)
+        return hs_push_interrupted(L, c, "POST");
     if (i != 0)
         return hs_push_closed(L, c, "POST");
 
@@ -259,7 +311,15 @@ static int login(lua_State *L, hs_client *c)
             return login_error(L, c, "auth", "the login answer holds no access_token",
                                c->resp.status, attempts, 0);
         }
-        lua_pop(L, 1);
+        lua_getfield(L, -2, "token_type");
+        if (!header_safe(L, -2, 0) || (lua_type(L, -1) == LUA_TSTRING && !header_safe(L, -1, 1))) {
+            lua_settop(L, top);
+            return login_error(L, c, "auth",
+                               "the login answer holds an access_token or token_type with "
+                               "control characters (CR, LF...): refused, it would inject headers",
+                               c->resp.status, attempts, 0);
+        }
+        lua_pop(L, 2);
         /* token table: {access_token, token_type, expires_in, expires_at, refresh_token} */
         copy_token(L, lua_gettop(L));
         lua_getfield(L, -1, "token_type");
@@ -270,7 +330,14 @@ static int login(lua_State *L, hs_client *c)
         lua_pop(L, 1);
         lua_getfield(L, -1, "expires_in");
         if (lua_type(L, -1) == LUA_TNUMBER) {
-            hs_pushint(L, (long long)time(NULL) + (long long)lua_tonumber(L, -1));
+            /* clamped before any conversion: 1e300 or 2^63 would overflow
+             * (undefined), and a negative or NaN one means "already expired" */
+            double in = (double)lua_tonumber(L, -1);
+            if (!(in > 0))
+                in = 0;
+            else if (in > HS_EXPIRES_IN_MAX)
+                in = HS_EXPIRES_IN_MAX;
+            hs_pushint(L, (long long)time(NULL) + (long long)in);
             lua_setfield(L, -3, "expires_at");
         }
         lua_pop(L, 1);
@@ -338,7 +405,7 @@ int hs_auth_newer_from_store(lua_State *L, hs_client *c)
     return newer;
 }
 
-int hs_auth_ensure(lua_State *L, hs_client *c, int force_login)
+int hs_auth_ensure(lua_State *L, hs_client *c, int force_login, const char *for_method)
 {
     int rc;
     if (!force_login) {
@@ -361,7 +428,7 @@ int hs_auth_ensure(lua_State *L, hs_client *c, int force_login)
         if (c->closed)
             return hs_push_closed(L, c, "POST");
     }
-    rc = login(L, c);
+    rc = login(L, c, for_method);
     if (rc == 0 && c->closed)
         return hs_push_closed(L, c, "POST");
     return rc;
@@ -377,7 +444,8 @@ int hs_l_authenticate(lua_State *L)
         return hs_push_closed(L, c, "POST");
     if (c->busy)
         return luaL_error(L, "hubsoft: a client cannot be used from its own hook or token_store");
-    rc = hs_auth_ensure(L, c, 1);
+    hs_buf_clear(&c->url_redacted);
+    rc = hs_auth_ensure(L, c, 1, "POST");
     if (rc != 0)
         return rc;
     hs_push_state(L, c);

@@ -11,6 +11,21 @@
 #define HS_CLIENT_MT "hubsoft.client"
 #define HUBSOFT_VERSION "0.1.0"
 
+/* Interrupts (request.c). The standalone interpreters turn Ctrl-C into a
+ * debug hook that raises "interrupted!" at the next Lua instruction. A
+ * transfer asks hs_intr_check (from a libcurl callback: it only reads the
+ * hook, it calls no Lua) and stops when a hook appeared since it started;
+ * the call then returns without running any Lua under pcall, so the hook
+ * fires in the caller and the interpreter's own error ends the script. */
+typedef struct hs_intr {
+    lua_State *L[2]; /* the calling thread and the main one */
+    lua_Hook hook[2];
+    int mask[2];
+    int n;
+} hs_intr;
+void hs_intr_arm(hs_intr *in, lua_State *L);
+int hs_intr_check(void *in);
+
 typedef struct hs_client {
     CURL *easy; /* NULL once closed */
     int closed;
@@ -30,6 +45,7 @@ typedef struct hs_client {
     double retry_delay, retry_max_delay;
     int has_creds;
     unsigned long logins; /* counts logins: a login reuses the scratch buffers */
+    int save_warned;      /* a failing token_store.save was reported (once) */
 
     /* headers built once per token, not once per call */
     struct curl_slist *hdr_plain; /* Accept, Authorization, Expect: */
@@ -45,6 +61,7 @@ typedef struct hs_client {
     size_t nparts;
 
     unsigned long long rng; /* jitter for backoff; per client, no globals */
+    hs_intr intr;           /* armed by each exchange */
 } hs_client;
 
 /* client.c */
@@ -57,8 +74,9 @@ void hs_config_parse(lua_State *L, int idx, hs_client *c);
 
 /* auth.c */
 int hs_headers_rebuild(hs_client *c, const char *token_type, const char *access_token);
-/* Make sure a token is present; 0 on success, else pushes nil, err and returns 2. */
-int hs_auth_ensure(lua_State *L, hs_client *c, int force_login);
+/* Make sure a token is present; 0 on success, else pushes nil, err and returns 2.
+ * for_method: the request this is for, named when no login is possible. */
+int hs_auth_ensure(lua_State *L, hs_client *c, int force_login, const char *for_method);
 int hs_l_authenticate(lua_State *L);
 void hs_auth_forget(lua_State *L, hs_client *c);
 /* After a 401: adopt the token_store's token if it differs from the one just
@@ -96,8 +114,9 @@ typedef struct hs_call {
     size_t nparts;
 } hs_call;
 /* Send c->url with retries per the policy, calling on_request after each
- * exchange. Leaves the last response in c->resp. Returns 0, or -1 when the
- * client was closed by a hook meanwhile. */
+ * exchange. Leaves the last response in c->resp. Returns 0, -1 when the
+ * client was closed by a hook meanwhile, or HS_INTERRUPTED. */
+#define HS_INTERRUPTED (-2)
 int hs_exchange(lua_State *L, hs_client *c, const hs_call *call, int *attempts);
 /* Turn c->resp into the method's results: the decoded body, or nil, err. */
 int hs_push_result(lua_State *L, hs_client *c, const hs_call *call, int attempts);
@@ -116,8 +135,12 @@ void hs_req_from_client(hs_req *req, hs_client *c, const hs_call *call, const ch
  * sets the backoff delay. */
 int hs_should_retry(hs_client *c, const hs_resp *r, const hs_call *call, int attempt,
                     double *delay);
-/* Block the calling thread for s seconds (backoff between attempts). */
-void hs_sleep_seconds(double s);
+/* Block the calling thread for s seconds (backoff between attempts); 0, or
+ * HS_INTERRUPTED when intr (may be NULL) says an interrupt arrived. */
+int hs_sleep_seconds(double s, hs_intr *intr);
+/* nil, err for an interrupted call: pushes no Lua call, so the interrupt's
+ * hook raises in the caller. */
+int hs_push_interrupted(lua_State *L, hs_client *c, const char *method);
 /* prefetch.c */
 int hs_l_prefetch(lua_State *L);
 void hs_prefetch_open(lua_State *L);

@@ -9,6 +9,7 @@
 
 #include "client.h"
 #include "compat.h"
+#include "transport.h"
 #include "urlenc.h"
 
 static const char *const known_keys[] = {
@@ -28,6 +29,8 @@ static char *dup_str(lua_State *L, const char *s)
     return p;
 }
 
+/* The string config[key], or NULL when absent. A string is left on the stack
+ * (the caller copies it, then pops it): nothing else may hold it. */
 static const char *opt_string(lua_State *L, int idx, const char *key)
 {
     const char *s;
@@ -42,8 +45,7 @@ static const char *opt_string(lua_State *L, int idx, const char *key)
     s = lua_tostring(L, -1);
     if (s[0] == '\0')
         luaL_error(L, "hubsoft.new: config.%s must not be empty", key);
-    lua_pop(L, 1); /* still referenced by the config table */
-    return s;
+    return s; /* left on the stack: a config with __index may have made it up */
 }
 
 static int opt_bool(lua_State *L, int idx, const char *key, int dflt)
@@ -180,8 +182,11 @@ void hs_config_parse(lua_State *L, int cfg, hs_client *c)
 
     s = opt_string(L, cfg, "access_token");
     if (s != NULL) {
+        if (!hs_header_value_ok(s, hs_rawlen(L, -1)))
+            luaL_error(L, "hubsoft.new: config.access_token must not contain control "
+                          "characters (CR, LF, NUL...): it goes into a header");
         lua_createtable(L, 0, 2);
-        lua_pushstring(L, s);
+        lua_insert(L, -2);
         lua_setfield(L, -2, "access_token");
         lua_pushliteral(L, "Bearer");
         lua_setfield(L, -2, "token_type");
@@ -241,14 +246,19 @@ void hs_config_parse(lua_State *L, int cfg, hs_client *c)
     c->retry_delay = opt_number(L, cfg, "retry_delay", 0.25, 0, 60);
     c->retry_max_delay = opt_number(L, cfg, "retry_max_delay", 8, 0, 600);
 
-    if ((s = opt_string(L, cfg, "ca_file")) != NULL)
+    if ((s = opt_string(L, cfg, "ca_file")) != NULL) {
         c->ca_file = dup_str(L, s);
-    if ((s = opt_string(L, cfg, "ca_path")) != NULL)
+        lua_pop(L, 1);
+    }
+    if ((s = opt_string(L, cfg, "ca_path")) != NULL) {
         c->ca_path = dup_str(L, s);
+        lua_pop(L, 1);
+    }
     if ((s = opt_string(L, cfg, "proxy")) != NULL) {
         if (strchr(s, '@') != NULL)
             luaL_error(L, "hubsoft.new: config.proxy must not contain credentials");
         c->proxy = dup_str(L, s);
+        lua_pop(L, 1);
     }
     if ((s = opt_string(L, cfg, "user_agent")) != NULL) {
         size_t i;
@@ -256,6 +266,7 @@ void hs_config_parse(lua_State *L, int cfg, hs_client *c)
             if ((unsigned char)s[i] < 0x20)
                 luaL_error(L, "hubsoft.new: config.user_agent must not contain control characters");
         c->user_agent = dup_str(L, s);
+        lua_pop(L, 1);
     } else {
         c->user_agent = dup_str(L, "lua-hubsoft/" HUBSOFT_VERSION);
     }

@@ -21,7 +21,9 @@ static int keep_secret(lua_State *L)
     const char *s;
     int changed = 0;
     luaL_Buffer b;
-    if (lua_type(L, -1) != LUA_TSTRING || hs_rawlen(L, -1) < 4) {
+    /* every secret, however short: a 3-byte password echoed by the server
+     * is still the password */
+    if (lua_type(L, -1) != LUA_TSTRING || hs_rawlen(L, -1) == 0) {
         lua_pop(L, 1);
         return 0;
     }
@@ -124,6 +126,16 @@ void hs_push_scrubbed(lua_State *L, hs_client *c, const char *s, size_t len)
     lua_settop(L, base);
 }
 
+/* Our own words (kind, method): never a secret, not scrubbed, so
+ * a short password cannot garble them. */
+static void set_plain(lua_State *L, const char *k, const char *v)
+{
+    if (v == NULL)
+        return;
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
 static void set_str(lua_State *L, hs_client *c, const char *k, const char *v)
 {
     if (v == NULL)
@@ -167,15 +179,15 @@ int hs_push_error(lua_State *L, hs_client *c, const hs_errinfo *e)
         errors_idx = lua_gettop(L) + errors_idx + 1;
     lua_pushnil(L);
     lua_createtable(L, 0, 10);
-    set_str(L, c, "kind", e->kind);
+    set_plain(L, "kind", e->kind);
     set_str(L, c, "message", e->message ? e->message : e->kind);
     if (e->status > 0) {
         hs_pushint(L, e->status);
         lua_setfield(L, -2, "status");
     }
-    set_str(L, c, "method", e->method);
+    set_plain(L, "method", e->method);
     set_str(L, c, "url", e->url);
-    set_str(L, c, "field", e->field);
+    set_str(L, c, "field", e->field); /* may be a query key the caller wrote */
     lua_pushboolean(L, e->retryable);
     lua_setfield(L, -2, "retryable");
     hs_pushint(L, e->attempts);

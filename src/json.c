@@ -14,6 +14,8 @@ const char hs_key_array_mt = 'a';
 const char hs_key_object_mt = 'o';
 const char hs_key_cjson = 'c';
 
+#define HS_NUM_MAX 64
+
 /* ------------------------------------------------------------------ encode */
 
 static int add_string(hs_buf *out, const char *s, size_t len)
@@ -54,26 +56,31 @@ static int add_string(hs_buf *out, const char *s, size_t len)
     return hs_buf_addc(out, '"');
 }
 
-static int add_number(lua_State *L, int idx, hs_buf *out)
+/* The JSON text of the number at idx into tmp (at most 24 bytes: %lld, %.0f
+ * below 2^53, or %.17g); its length, or -1 for NaN and infinities. */
+static int format_number(lua_State *L, int idx, char tmp[HS_NUM_MAX])
 {
-    char tmp[64];
-    int n;
 #if HS_HAVE_INTEGERS
-    if (lua_isinteger(L, idx)) {
-        n = snprintf(tmp, sizeof(tmp), "%lld", (long long)lua_tointeger(L, idx));
-        return hs_buf_add(out, tmp, (size_t)n);
-    }
+    if (lua_isinteger(L, idx))
+        return snprintf(tmp, HS_NUM_MAX, "%lld", (long long)lua_tointeger(L, idx));
 #endif
     {
         double d = (double)lua_tonumber(L, idx);
         if (isnan(d) || isinf(d))
-            return 1;
+            return -1;
         if (d == floor(d) && fabs(d) < 9007199254740992.0)
-            n = snprintf(tmp, sizeof(tmp), "%.0f", d);
-        else
-            n = snprintf(tmp, sizeof(tmp), "%.17g", d);
-        return hs_buf_add(out, tmp, (size_t)n);
+            return snprintf(tmp, HS_NUM_MAX, "%.0f", d);
+        return snprintf(tmp, HS_NUM_MAX, "%.17g", d);
     }
+}
+
+static int add_number(lua_State *L, int idx, hs_buf *out)
+{
+    char tmp[HS_NUM_MAX];
+    int n = format_number(L, idx, tmp);
+    if (n < 0)
+        return 1;
+    return hs_buf_add(out, tmp, (size_t)n);
 }
 
 /* 1 array, 0 object, -1 unencodable keys */
@@ -136,8 +143,9 @@ static void set_where_key(lua_State *L, int kidx, char *where, size_t wherelen)
     if (lua_type(L, kidx) == LUA_TSTRING) {
         prepend_where(where, wherelen, lua_tostring(L, kidx), 0);
     } else if (lua_type(L, kidx) == LUA_TNUMBER) {
-        char num[32];
-        snprintf(num, sizeof(num), "%.0f", (double)lua_tonumber(L, kidx));
+        char num[HS_NUM_MAX];
+        if (format_number(L, kidx, num) < 0)
+            snprintf(num, sizeof(num), "nan");
         prepend_where(where, wherelen, num, 1);
     }
 }
@@ -181,10 +189,14 @@ static const char *encode_table(lua_State *L, int idx, hs_buf *out, int depth, c
             size_t klen;
             const char *k;
             if (kt == LUA_TNUMBER) {
-                char tmp[64];
-                lua_Number kn = lua_tonumber(L, -2);
-                int m = (kn == floor(kn)) ? snprintf(tmp, sizeof(tmp), "%.0f", (double)kn)
-                                          : snprintf(tmp, sizeof(tmp), "%.17g", (double)kn);
+                /* the text a number value gets: 1e300 is 1e+300, never 301
+                 * digits formatted into (and read past) a small buffer */
+                char tmp[HS_NUM_MAX];
+                int m = format_number(L, lua_gettop(L) - 1, tmp);
+                if (m < 0) {
+                    lua_pop(L, 2);
+                    return "has a NaN or infinite key";
+                }
                 lua_pushlstring(L, tmp, (size_t)m);
             } else if (kt == LUA_TSTRING) {
                 lua_pushvalue(L, -2);

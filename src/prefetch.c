@@ -151,6 +151,17 @@ static int l_add(lua_State *L)
     if (!lua_isnoneornil(L, 4))
         luaL_checktype(L, 4, LUA_TTABLE);
     lua_settop(L, 4);
+    /* read the options first: an __index may run any code, close the client
+     * or the prefetch; nothing of ours has changed yet */
+    if (lua_istable(L, 4)) {
+        lua_getfield(L, 4, "query");
+        lua_getfield(L, 4, "json");
+    } else {
+        lua_pushnil(L);
+        lua_pushnil(L);
+    }
+    /* 5 query, 6 json */
+    c = p->c;
     if (p->closed || c == NULL || c->closed)
         return hs_push_closed(L, c, m);
     if (c->busy)
@@ -174,14 +185,6 @@ static int l_add(lua_State *L)
     s->call.method = s->method;
     s->call.idempotent = 1;
 
-    if (lua_istable(L, 4)) {
-        lua_getfield(L, 4, "query");
-        lua_getfield(L, 4, "json");
-    } else {
-        lua_pushnil(L);
-        lua_pushnil(L);
-    }
-    /* 5 query, 6 json */
     if ((bad = hs_build_url(L, c, &s->url, &s->url_redacted, path, plen, 5, &qfield)) != NULL)
         return luaL_error(L, "hubsoft: prefetch: query.%s: %s", qfield, bad);
     hs_buf_clear(&s->body);
@@ -192,10 +195,12 @@ static int l_add(lua_State *L)
         s->call.body = s->body.data ? s->body.data : "";
         s->call.body_len = s->body.len;
     }
-    if ((rc = hs_auth_ensure(L, c, 0)) != 0)
+    if ((rc = hs_auth_ensure(L, c, 0, s->method)) != 0)
         return rc;
-    if (c->closed)
-        return hs_push_closed(L, c, s->method);
+    /* a login ran hooks and the token_store: either may have closed the
+     * client or this prefetch (whose slots are then freed) */
+    if (p->closed || c->closed)
+        return hs_push_closed(L, p->c, s->method);
     s->headers = copy_list(s->call.body ? c->hdr_json : c->hdr_plain);
     if (s->headers == NULL)
         return luaL_error(L, "hubsoft: out of memory");
@@ -235,10 +240,13 @@ static pf_slot *finished_slot(lua_State *L, hs_prefetch *p)
         }
     if (s == NULL)
         luaL_error(L, "hubsoft: prefetch: no transfer %d in flight", (int)id);
+    hs_intr_arm(&p->c->intr, L);
     while (s->state == SLOT_RUNNING) {
         drive(p);
         if (s->state == SLOT_RUNNING)
-            curl_multi_poll(p->multi, NULL, 0, 1000, NULL);
+            curl_multi_poll(p->multi, NULL, 0, 1000, NULL); /* a signal ends it early */
+        if (hs_intr_check(&p->c->intr))
+            return NULL; /* the transfer goes on; close() or the next wait ends it */
     }
     return s;
 }
@@ -250,7 +258,8 @@ static int l_await(lua_State *L)
     hs_prefetch *p = check_prefetch(L);
     if (p->closed || p->c == NULL || p->c->closed)
         return hs_push_closed(L, p->c, "GET");
-    finished_slot(L, p);
+    if (finished_slot(L, p) == NULL)
+        return hs_push_interrupted(L, p->c, "GET");
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -267,10 +276,13 @@ static int l_wait(lua_State *L)
     if (p->closed || c == NULL || c->closed)
         return hs_push_closed(L, c, "GET");
     s = finished_slot(L, p);
+    if (s == NULL)
+        return hs_push_interrupted(L, c, "GET");
     hs_call_hook(L, c, &s->resp, &s->url_redacted, s->method, 1);
-    if (c->closed) {
-        slot_release(L, p, s);
-        return hs_push_closed(L, c, s->method);
+    if (p->closed || c->closed) { /* the hook closed one: the slot is no longer ours */
+        if (!p->closed)
+            slot_release(L, p, s);
+        return hs_push_closed(L, p->c, "GET"); /* NULL once the prefetch let go of it */
     }
     fallback = (s->resp.result == HS_T_OK && s->resp.status == 401) ||
                hs_should_retry(c, &s->resp, &s->call, 1, &delay);
@@ -293,10 +305,16 @@ static int l_wait(lua_State *L)
         slot_release(L, p, s);
         if (!status401 && c->retries > 0) {
             c->retries--;
-            hs_sleep_seconds(delay); /* the same backoff, Retry-After honoured */
+            /* the same backoff, Retry-After honoured */
+            if (hs_sleep_seconds(delay, &c->intr) != 0) {
+                c->retries = saved;
+                lua_settop(L, top);
+                return hs_push_interrupted(L, c, "GET");
+            }
         }
         rc = lua_pcall(L, 4, 2, 0);
-        c->retries = saved;
+        if (!c->closed) /* close() freed it all; the field no longer matters */
+            c->retries = saved;
         if (rc != 0)
             return lua_error(L);
         if (lua_isnil(L, -2) && lua_istable(L, -1)) {
@@ -307,7 +325,8 @@ static int l_wait(lua_State *L)
             }
             lua_pop(L, 1);
         }
-        drive(p);
+        if (!p->closed)
+            drive(p);
         return lua_gettop(L) - top;
     }
 }

@@ -42,15 +42,57 @@ static double next_random(hs_client *c)
     return (double)((c->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
 }
 
-void hs_sleep_seconds(double s)
+void hs_intr_arm(hs_intr *in, lua_State *L)
+{
+    in->n = 0;
+    in->L[in->n++] = L;
+#if LUA_VERSION_NUM >= 502
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    if (lua_tothread(L, -1) != L && lua_tothread(L, -1) != NULL)
+        in->L[in->n++] = lua_tothread(L, -1);
+    lua_pop(L, 1);
+#endif
+    {
+        int i;
+        for (i = 0; i < in->n; i++) {
+            in->hook[i] = lua_gethook(in->L[i]);
+            in->mask[i] = lua_gethookmask(in->L[i]);
+        }
+    }
+}
+
+int hs_intr_check(void *ud)
+{
+    hs_intr *in = ud;
+    int i;
+    for (i = 0; i < in->n; i++)
+        if (lua_gethook(in->L[i]) != in->hook[i] || lua_gethookmask(in->L[i]) != in->mask[i])
+            return 1;
+    return 0;
+}
+
+int hs_push_interrupted(lua_State *L, hs_client *c, const char *method)
+{
+    hs_errinfo e;
+    memset(&e, 0, sizeof(e));
+    e.kind = "network";
+    e.message = "interrupted";
+    e.method = method;
+    e.url = c->url_redacted.len ? c->url_redacted.data : NULL;
+    return hs_push_error(L, c, &e);
+}
+
+int hs_sleep_seconds(double s, hs_intr *intr)
 {
     struct timespec ts;
     if (s <= 0)
-        return;
+        return 0;
     ts.tv_sec = (time_t)s;
     ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) != 0)
-        ;
+    while (nanosleep(&ts, &ts) != 0) /* a signal ends the sleep early */
+        if (intr != NULL && hs_intr_check(intr))
+            return HS_INTERRUPTED;
+    return 0;
 }
 
 void hs_call_hook(lua_State *L, hs_client *c, const hs_resp *r, const hs_buf *url_redacted,
@@ -149,12 +191,18 @@ int hs_exchange(lua_State *L, hs_client *c, const hs_call *call, int *attempts)
     hs_req req;
     int attempt;
     hs_req_from_client(&req, c, call, c->url.data);
+    req.cancel = hs_intr_check;
+    req.cancel_ud = &c->intr;
     for (attempt = 1;;) {
         double delay = 0;
         /* a read may spend its remaining retries on libcurl's own re-sends;
          * a write is sent at most once per attempt we decide on */
         req.max_sends = call->idempotent ? c->retries + 2 - attempt : 1;
+        hs_intr_arm(&c->intr, L);
         hs_transport_perform(c->easy, &req, &c->resp);
+        /* no hook may run now: its pcall would swallow the interrupt */
+        if (c->resp.result == HS_T_CANCELLED || hs_intr_check(&c->intr))
+            return HS_INTERRUPTED;
         if (c->resp.sends > 1) {
             /* libcurl re-sent it on its own after a reused connection died:
              * each earlier send was an exchange with no answer */
@@ -173,8 +221,9 @@ int hs_exchange(lua_State *L, hs_client *c, const hs_call *call, int *attempts)
         if (c->closed)
             return -1;
         if (!hs_should_retry(c, &c->resp, call, attempt, &delay))
-            return 0;
-        hs_sleep_seconds(delay);
+            return hs_intr_check(&c->intr) ? HS_INTERRUPTED : 0;
+        if (hs_sleep_seconds(delay, &c->intr) != 0)
+            return HS_INTERRUPTED;
         attempt++;
     }
 }
@@ -255,6 +304,8 @@ int hs_push_result_of(lua_State *L, hs_client *c, const hs_resp *r, const char *
     case HS_T_LOCAL:
         snprintf(msg, sizeof(msg), "could not send the request: %s", r->error);
         return http_error(L, c, r, url, call, attempts, "network", msg, 0, 0);
+    case HS_T_CANCELLED:
+        return http_error(L, c, r, url, call, attempts, "network", "interrupted", 0, 0);
     case HS_T_OK: break;
     }
 
@@ -452,6 +503,36 @@ const char *hs_build_url(lua_State *L, hs_client *c, hs_buf *url, hs_buf *redact
     return NULL;
 }
 
+/* Push a copy of the attachment list at idx: each table item becomes a plain
+ * table of its four fields. Reading the caller's tables may run __index,
+ * which may run anything (close the client, make another call), so this
+ * happens before the call touches any client state. Non-lists are pushed
+ * as they are, for collect_files to refuse. */
+static void copy_files(lua_State *L, int idx)
+{
+    static const char *const keys[] = {"path", "data", "filename", "content_type"};
+    size_t n, i;
+    int k;
+    if (!lua_istable(L, idx)) {
+        lua_pushvalue(L, idx);
+        return;
+    }
+    n = hs_rawlen(L, idx);
+    lua_createtable(L, (int)n, 0);
+    for (i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, (int)i);
+        if (lua_istable(L, -1)) {
+            lua_createtable(L, 0, 4);
+            for (k = 0; k < 4; k++) {
+                lua_getfield(L, -2, keys[k]);
+                lua_setfield(L, -2, keys[k]);
+            }
+            lua_remove(L, -2);
+        }
+        lua_rawseti(L, -2, (int)i);
+    }
+}
+
 /* Collect opts.files into c->parts; NULL or a message (field set). */
 static const char *collect_files(lua_State *L, hs_client *c, int files_idx, int anchor, char *field,
                                  size_t fieldlen)
@@ -484,7 +565,8 @@ static const char *collect_files(lua_State *L, hs_client *c, int files_idx, int 
             static const char *const keys[] = {"path", "data", "filename", "content_type"};
             int k;
             for (k = 0; k < 4; k++) {
-                lua_getfield(L, -1, keys[k]);
+                lua_pushstring(L, keys[k]); /* a raw copy made by copy_files */
+                lua_rawget(L, -2);
                 if (lua_type(L, -1) == LUA_TSTRING) {
                     size_t len;
                     const char *v = lua_tolstring(L, -1, &len);
@@ -587,8 +669,14 @@ int hs_l_request(lua_State *L)
         lua_pushnil(L);
         lua_pushnil(L);
     }
-    /* 5 idempotent, 6 query, 7 json, 8 files, 9 anchor for attachment strings */
+    /* 5 idempotent, 6 query, 7 json, 8 files (a copy), 9 anchor for attachment strings */
+    copy_files(L, 8);
+    lua_replace(L, 8);
     lua_newtable(L);
+    /* every Lua input is read; from here on no metamethod of the caller runs,
+     * but one that already ran may have closed the client */
+    if (c->closed)
+        return hs_push_closed(L, c, method);
     if (!lua_isnil(L, 6) && !lua_istable(L, 6))
         return validation_error(L, c, method, "query", "opts.query must be a table");
     if ((bad = hs_build_url(L, c, &c->url, &c->url_redacted, path, plen, 6, &qfield)) != NULL) {
@@ -622,7 +710,21 @@ int hs_l_request(lua_State *L)
     for (;;) {
         int more;
         unsigned long logins = c->logins;
-        if ((rc = hs_auth_ensure(L, c, stage == 2)) != 0)
+        if (stage == 2 && !c->has_creds) {
+            /* refused twice (or once, with nothing to log in with): the
+             * error describes this request, not a login that never ran */
+            hs_errinfo e;
+            memset(&e, 0, sizeof(e));
+            e.kind = "auth";
+            e.message = "the server rejected the token (HTTP 401) and no credentials were given "
+                        "to log in again (client_id, client_secret, username, password)";
+            e.status = 401;
+            e.method = method;
+            e.url = c->url_redacted.data;
+            e.attempts = attempts;
+            return hs_push_error(L, c, &e);
+        }
+        if ((rc = hs_auth_ensure(L, c, stage == 2, method)) != 0)
             return rc;
         /* a login reuses the URL and body buffers: rebuild ours after one */
         if (logins != c->logins &&
@@ -638,8 +740,9 @@ int hs_l_request(lua_State *L)
             call.body_len = c->body.len;
         }
         more = attempts;
-        if (hs_exchange(L, c, &call, &attempts) != 0)
-            return hs_push_closed(L, c, method);
+        if ((rc = hs_exchange(L, c, &call, &attempts)) != 0)
+            return rc == HS_INTERRUPTED ? hs_push_interrupted(L, c, method)
+                                        : hs_push_closed(L, c, method);
         attempts += more;
         if (c->resp.result == HS_T_OK && c->resp.status == 401) {
             if (stage == 2) {

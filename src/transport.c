@@ -5,6 +5,17 @@
 #include <string.h>
 #include <strings.h>
 
+int hs_header_value_ok(const char *s, size_t len)
+{
+    size_t i;
+    if (s == NULL || len == 0)
+        return 0;
+    for (i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 void hs_resp_init(hs_resp *r)
 {
     memset(r, 0, sizeof(*r));
@@ -24,6 +35,9 @@ void hs_resp_reset(hs_resp *r)
     r->reached = 0;
     r->sends = 0;
     r->resend_blocked = 0;
+    r->cancelled = 0;
+    r->cancel = NULL;
+    r->cancel_ud = NULL;
     r->elapsed = 0;
     r->error[0] = '\0';
     if (r->mime != NULL) {
@@ -121,6 +135,21 @@ static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int c
 }
 #endif
 
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    hs_resp *r = ud;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    if (r->cancel != NULL && r->cancel(r->cancel_ud)) {
+        r->cancelled = 1;
+        return 1; /* CURLE_ABORTED_BY_CALLBACK */
+    }
+    return 0;
+}
+
 int hs_transport_setup(CURL *easy, const hs_req *req, hs_resp *resp)
 {
     hs_resp_reset(resp);
@@ -158,6 +187,13 @@ int hs_transport_setup(CURL *easy, const hs_req *req, hs_resp *resp)
     if (req->proxy != NULL)
         curl_easy_setopt(easy, CURLOPT_PROXY, req->proxy);
     resp->max_sends = req->max_sends > 0 ? req->max_sends : 1;
+    if (req->cancel != NULL) {
+        resp->cancel = req->cancel;
+        resp->cancel_ud = req->cancel_ud;
+        curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(easy, CURLOPT_XFERINFODATA, resp);
+        curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+    }
 #if LIBCURL_VERSION_NUM >= 0x075000
     curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_prereq);
     curl_easy_setopt(easy, CURLOPT_PREREQDATA, resp);
@@ -222,6 +258,8 @@ hs_tresult hs_transport_finish(CURL *easy, CURLcode code, hs_resp *resp)
 
     if (code == CURLE_OK) {
         resp->result = HS_T_OK;
+    } else if (resp->cancelled) {
+        resp->result = HS_T_CANCELLED;
     } else if (resp->too_big) {
         resp->result = HS_T_TOO_BIG;
     } else if (code == CURLE_OPERATION_TIMEDOUT) {

@@ -37,15 +37,20 @@ typedef struct hs_req {
     int verify_tls;
     const char *ca_file, *ca_path, *proxy;
     int compress; /* offer gzip/deflate */
+    /* Asked at least once a second while the transfer runs (never calls
+     * Lua): nonzero ends it with HS_T_CANCELLED. NULL: never cancelled. */
+    int (*cancel)(void *ud);
+    void *cancel_ud;
 } hs_req;
 
 typedef enum hs_tresult {
-    HS_T_OK = 0,  /* a complete HTTP response arrived (any status) */
-    HS_T_TIMEOUT, /* timed out */
-    HS_T_NETWORK, /* DNS, refused, reset, truncated transfer, ... */
-    HS_T_TLS,     /* certificate or handshake failure */
-    HS_T_TOO_BIG, /* the response exceeded max_body */
-    HS_T_LOCAL    /* local problem: out of memory, unreadable attachment */
+    HS_T_OK = 0,   /* a complete HTTP response arrived (any status) */
+    HS_T_TIMEOUT,  /* timed out */
+    HS_T_NETWORK,  /* DNS, refused, reset, truncated transfer, ... */
+    HS_T_TLS,      /* certificate or handshake failure */
+    HS_T_TOO_BIG,  /* the response exceeded max_body */
+    HS_T_LOCAL,    /* local problem: out of memory, unreadable attachment */
+    HS_T_CANCELLED /* req->cancel asked to stop (an interrupt, Ctrl-C) */
 } hs_tresult;
 
 typedef struct hs_resp {
@@ -60,10 +65,17 @@ typedef struct hs_resp {
     int sends;   /* how many times the request went out in this transfer */
     int max_sends;
     int resend_blocked; /* libcurl wanted to send it again and we refused */
+    int cancelled;      /* req->cancel said stop */
+    int (*cancel)(void *ud);
+    void *cancel_ud;
     double elapsed;
     char error[CURL_ERROR_SIZE];
     curl_mime *mime; /* owned: freed by hs_resp_reset/free */
 } hs_resp;
+
+/* Whether s can go into a header value: no control character (CR, LF, NUL,
+ * ...), which would end the header and start another. Empty is refused too. */
+int hs_header_value_ok(const char *s, size_t len);
 
 void hs_resp_init(hs_resp *r);
 void hs_resp_reset(hs_resp *r);

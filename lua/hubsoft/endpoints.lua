@@ -271,14 +271,6 @@ local function shaped(core, shape, v)
   return v
 end
 
---- Validate a call and build the request it makes, without sending it.
--- @param core the C core module (for `error`, `array`, `object`)
--- @param row a row of `rows` (or its name)
--- @param ... the method's arguments (without the client)
--- @return `{method=, path=, opts={query=, json=, files=, idempotent=}}`,
---   or nil and a validation error
--- @usage local req = assert(endpoints.prepare(core, "configuracao", "disponibilidade"))
--- -- req.method == "GET", req.path == "/api/v1/integracao/configuracao/disponibilidade"
 local function failure(core, row, method, field, msg)
   return nil, core.error {
     kind = "validation",
@@ -291,6 +283,14 @@ local function failure(core, row, method, field, msg)
   }
 end
 
+--- Validate a call and build the request it makes, without sending it.
+-- @param core the C core module (for `error`, `array`, `object`)
+-- @param row a row of `rows` (or its name)
+-- @param ... the method's arguments (without the client)
+-- @return `{method=, path=, opts={query=, json=, files=, idempotent=}}`,
+--   or nil and a validation error
+-- @usage local req = assert(endpoints.prepare(core, "configuracao", "disponibilidade"))
+-- -- req.method == "GET", req.path == "/api/v1/integracao/configuracao/disponibilidade"
 function M.prepare(core, row, ...)
   if type(row) == "string" then
     row = assert(M.by_name[row], "no such endpoint")
@@ -434,7 +434,9 @@ function M.prepare(core, row, ...)
   return { method = method, path = path, opts = opts }
 end
 
---- Install one method per row on the client's method table.
+--- Install one method per row on the client's method table (called once by
+-- `hubsoft`; internal, not part of the API).
+-- @local
 -- @param methods the client's method table (`core.methods`)
 -- @param core the C core module
 function M.install(methods, core)
