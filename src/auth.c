@@ -16,19 +16,16 @@
 
 static void free_lists(hs_client *c)
 {
-    curl_slist_free_all(c->hdr_plain);
-    curl_slist_free_all(c->hdr_json);
+    hs_headers_free(c->hdr_plain);
+    hs_headers_free(c->hdr_json);
     c->hdr_plain = c->hdr_json = NULL;
 }
 
-static struct curl_slist *append(struct curl_slist *l, const char *h, int *ok)
+static hs_headers *append(hs_headers *l, const char *h, int *ok)
 {
-    struct curl_slist *n = curl_slist_append(l, h);
-    if (n == NULL) {
+    if (hs_headers_add(&l, h) != 0)
         *ok = 0;
-        return l;
-    }
-    return n;
+    return l;
 }
 
 int hs_headers_rebuild(hs_client *c, const char *token_type, const char *access_token)

@@ -27,14 +27,12 @@ static void free_str(char **p)
 /* close, __gc and __close: safe to call any number of times. */
 static void cleanup(lua_State *L, hs_client *c)
 {
-    if (c->easy != NULL) {
-        curl_easy_cleanup(c->easy);
-        c->easy = NULL;
-    }
+    hs_conn_free(c->conn);
+    c->conn = NULL;
     c->closed = 1;
-    curl_slist_free_all(c->hdr_plain);
-    curl_slist_free_all(c->hdr_json);
-    curl_slist_free_all(c->hdr_login);
+    hs_headers_free(c->hdr_plain);
+    hs_headers_free(c->hdr_json);
+    hs_headers_free(c->hdr_login);
     c->hdr_plain = c->hdr_json = c->hdr_login = NULL;
     hs_buf_free(&c->url);
     hs_buf_free(&c->url_redacted);
@@ -116,8 +114,8 @@ static int l_new(lua_State *L)
     luaL_getmetatable(L, HS_CLIENT_MT);
     lua_setmetatable(L, -2); /* from here __gc frees whatever config parsing allocated */
     hs_config_parse(L, 1, c);
-    c->easy = curl_easy_init();
-    if (c->easy == NULL)
+    c->conn = hs_conn_new();
+    if (c->conn == NULL)
         return luaL_error(L, "hubsoft.new: could not create a libcurl handle");
     c->rng = (unsigned long long)time(NULL) ^ (unsigned long long)(size_t)c ^ 0x9E3779B97F4A7C15ULL;
     if (c->rng == 0)

@@ -2,7 +2,6 @@
 #ifndef HUBSOFT_CLIENT_H
 #define HUBSOFT_CLIENT_H
 
-#include <curl/curl.h>
 #include <lua.h>
 
 #include "buf.h"
@@ -27,7 +26,7 @@ void hs_intr_arm(hs_intr *in, lua_State *L);
 int hs_intr_check(void *in);
 
 typedef struct hs_client {
-    CURL *easy; /* NULL once closed */
+    hs_conn *conn; /* NULL once closed */
     int closed;
     int busy;      /* inside a call: a hook may not re-enter the same client */
     int state_ref; /* registry ref: {creds..., token=, store=, on_request=} */
@@ -48,9 +47,9 @@ typedef struct hs_client {
     int save_warned;      /* a failing token_store.save was reported (once) */
 
     /* headers built once per token, not once per call */
-    struct curl_slist *hdr_plain; /* Accept, Authorization, Expect: */
-    struct curl_slist *hdr_json;  /* the same + Content-Type: application/json */
-    struct curl_slist *hdr_login; /* Accept + Content-Type, no Authorization */
+    hs_headers *hdr_plain; /* Accept, Authorization, Expect: */
+    hs_headers *hdr_json;  /* the same + Content-Type: application/json */
+    hs_headers *hdr_login; /* Accept + Content-Type, no Authorization */
 
     /* per-request scratch, owned here so a Lua error can never leak it */
     hs_buf url;
@@ -107,7 +106,7 @@ void hs_push_scrubbed(lua_State *L, hs_client *c, const char *s, size_t len);
 typedef struct hs_call {
     const char *method;
     int idempotent; /* a read: may be re-sent after it reached the server */
-    struct curl_slist *headers;
+    const hs_headers *headers;
     const char *body;
     size_t body_len;
     const hs_part *parts;

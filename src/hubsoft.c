@@ -1,5 +1,4 @@
 /* luaopen_hubsoft_core: the only exported symbol. */
-#include <curl/curl.h>
 #include <lauxlib.h>
 
 #include "client.h"
@@ -29,7 +28,7 @@ int luaopen_hubsoft_core(lua_State *L)
 {
     /* libcurl's global init is not thread-safe before 7.84; it is refcounted,
      * and a host (nginx, Asterisk) that already did it is not disturbed. */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    if (hs_transport_global_init() != 0)
         return luaL_error(L, "hubsoft: libcurl initialisation failed");
     hs_json_open(L);
     hs_errors_open(L);

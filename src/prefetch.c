@@ -22,12 +22,12 @@
 enum { SLOT_FREE = 0, SLOT_RUNNING, SLOT_DONE };
 
 typedef struct pf_slot {
-    CURL *easy;
+    hs_conn *conn;
     int state;
     int id;
     hs_resp resp;
     hs_buf url, url_redacted, body;
-    struct curl_slist *headers;
+    hs_headers *headers;
     char method[8];
     hs_call call;
     hs_req req;
@@ -35,7 +35,7 @@ typedef struct pf_slot {
 } pf_slot;
 
 typedef struct hs_prefetch {
-    CURLM *multi;
+    hs_multi *multi;
     int n;
     int next_id;
     int closed;
@@ -47,10 +47,10 @@ typedef struct hs_prefetch {
 static void slot_release(lua_State *L, hs_prefetch *p, pf_slot *s)
 {
     if (s->state == SLOT_RUNNING && p->multi != NULL)
-        curl_multi_remove_handle(p->multi, s->easy);
+        hs_multi_cancel(p->multi, s->conn);
     s->state = SLOT_FREE;
     s->id = 0;
-    curl_slist_free_all(s->headers);
+    hs_headers_free(s->headers);
     s->headers = NULL;
     luaL_unref(L, LUA_REGISTRYINDEX, s->path_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, s->opts_ref);
@@ -66,16 +66,14 @@ static void prefetch_cleanup(lua_State *L, hs_prefetch *p)
     for (i = 0; i < p->n; i++) {
         pf_slot *s = &p->slots[i];
         slot_release(L, p, s); /* cancels a transfer still in flight */
-        if (s->easy != NULL)
-            curl_easy_cleanup(s->easy);
-        s->easy = NULL;
+        hs_conn_free(s->conn);
+        s->conn = NULL;
         hs_resp_free(&s->resp);
         hs_buf_free(&s->url);
         hs_buf_free(&s->url_redacted);
         hs_buf_free(&s->body);
     }
-    if (p->multi != NULL)
-        curl_multi_cleanup(p->multi);
+    hs_multi_free(p->multi);
     p->multi = NULL;
     luaL_unref(L, LUA_REGISTRYINDEX, p->client_ref);
     p->client_ref = LUA_NOREF;
@@ -100,39 +98,15 @@ static int l_close(lua_State *L)
     return 1;
 }
 
-static struct curl_slist *copy_list(const struct curl_slist *l)
-{
-    struct curl_slist *out = NULL, *n;
-    for (; l != NULL; l = l->next) {
-        n = curl_slist_append(out, l->data);
-        if (n == NULL) {
-            curl_slist_free_all(out);
-            return NULL;
-        }
-        out = n;
-    }
-    return out;
-}
-
-/* Collect finished transfers; non-blocking. */
+/* Move the transfers on and mark the finished ones; non-blocking. */
 static void drive(hs_prefetch *p)
 {
-    int running = 0, left = 0;
-    CURLMsg *msg;
-    curl_multi_perform(p->multi, &running);
-    while ((msg = curl_multi_info_read(p->multi, &left)) != NULL) {
-        int i;
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        for (i = 0; i < p->n; i++) {
-            pf_slot *s = &p->slots[i];
-            if (s->state == SLOT_RUNNING && s->easy == msg->easy_handle) {
-                hs_transport_finish(s->easy, msg->data.result, &s->resp);
-                curl_multi_remove_handle(p->multi, s->easy);
-                s->state = SLOT_DONE;
-                break;
-            }
-        }
+    int i;
+    hs_multi_drive(p->multi);
+    for (i = 0; i < p->n; i++) {
+        pf_slot *s = &p->slots[i];
+        if (s->state == SLOT_RUNNING && !hs_conn_running(s->conn))
+            s->state = SLOT_DONE;
     }
 }
 
@@ -201,16 +175,15 @@ static int l_add(lua_State *L)
      * client or this prefetch (whose slots are then freed) */
     if (p->closed || c->closed)
         return hs_push_closed(L, p->c, s->method);
-    s->headers = copy_list(s->call.body ? c->hdr_json : c->hdr_plain);
+    s->headers = hs_headers_copy(s->call.body ? c->hdr_json : c->hdr_plain);
     if (s->headers == NULL)
         return luaL_error(L, "hubsoft: out of memory");
     s->call.headers = s->headers;
-    if (s->easy == NULL && (s->easy = curl_easy_init()) == NULL)
+    if (s->conn == NULL && (s->conn = hs_conn_new()) == NULL)
         return luaL_error(L, "hubsoft: could not create a libcurl handle");
     hs_req_from_client(&s->req, c, &s->call, s->url.data);
-    if (hs_transport_setup(s->easy, &s->req, &s->resp) != 0 ||
-        curl_multi_add_handle(p->multi, s->easy) != CURLM_OK) {
-        curl_slist_free_all(s->headers);
+    if (hs_multi_start(p->multi, s->conn, &s->req, &s->resp) != 0) {
+        hs_headers_free(s->headers);
         s->headers = NULL;
         return luaL_error(L, "hubsoft: prefetch: could not start the transfer");
     }
@@ -244,7 +217,7 @@ static pf_slot *finished_slot(lua_State *L, hs_prefetch *p)
     while (s->state == SLOT_RUNNING) {
         drive(p);
         if (s->state == SLOT_RUNNING)
-            curl_multi_poll(p->multi, NULL, 0, 1000, NULL); /* a signal ends it early */
+            hs_multi_wait(p->multi, 1000); /* a signal ends it early */
         if (hs_intr_check(&p->c->intr))
             return NULL; /* the transfer goes on; close() or the next wait ends it */
     }
@@ -356,7 +329,7 @@ int hs_l_prefetch(lua_State *L)
     luaL_getmetatable(L, HS_PREFETCH_MT);
     lua_setmetatable(L, -2);
     p->n = n;
-    p->multi = curl_multi_init();
+    p->multi = hs_multi_new();
     if (p->multi == NULL)
         return luaL_error(L, "hubsoft: could not create a libcurl multi handle");
     p->closed = 0;

@@ -199,7 +199,7 @@ int hs_exchange(lua_State *L, hs_client *c, const hs_call *call, int *attempts)
          * a write is sent at most once per attempt we decide on */
         req.max_sends = call->idempotent ? c->retries + 2 - attempt : 1;
         hs_intr_arm(&c->intr, L);
-        hs_transport_perform(c->easy, &req, &c->resp);
+        hs_transport_perform(c->conn, &req, &c->resp);
         /* no hook may run now: its pcall would swallow the interrupt */
         if (c->resp.result == HS_T_CANCELLED || hs_intr_check(&c->intr))
             return HS_INTERRUPTED;
@@ -279,7 +279,7 @@ int hs_push_result(lua_State *L, hs_client *c, const hs_call *call, int attempts
 int hs_push_result_of(lua_State *L, hs_client *c, const hs_resp *r, const char *url,
                       const hs_call *call, int attempts)
 {
-    char msg[CURL_ERROR_SIZE + 160];
+    char msg[HS_ERROR_SIZE + 160];
     int top = lua_gettop(L);
     int status_retryable = r->status == 429 || r->status >= 500;
     int reread = call->idempotent || !r->reached;
