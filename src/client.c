@@ -3,7 +3,6 @@
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "client.h"
 #include "compat.h"
@@ -36,8 +35,13 @@ static void cleanup(lua_State *L, hs_client *c)
     c->hdr_plain = c->hdr_json = c->hdr_login = NULL;
     hs_buf_free(&c->url);
     hs_buf_free(&c->url_redacted);
-    hs_buf_wipe(&c->body); /* may have held a login body */
+    hs_buf_wipe(&c->body);
     hs_buf_free(&c->body);
+    hs_buf_free(&c->login_url);
+    hs_buf_wipe(&c->login_body); /* held the password */
+    hs_buf_free(&c->login_body);
+    hs_buf_wipe(&c->scrub);
+    hs_buf_free(&c->scrub);
     hs_resp_free(&c->resp);
     free(c->parts);
     c->parts = NULL;
@@ -47,6 +51,13 @@ static void cleanup(lua_State *L, hs_client *c)
     free_str(&c->ca_file);
     free_str(&c->ca_path);
     free_str(&c->proxy);
+    hs_token_set(&c->client_id, NULL, 0); /* wipes */
+    hs_token_set(&c->client_secret, NULL, 0);
+    hs_token_set(&c->username, NULL, 0);
+    hs_token_set(&c->password, NULL, 0);
+    hs_token_clear(&c->token);
+    hs_token_clear(&c->old_token);
+    hs_secrets_clear(&c->secrets);
     if (c->state_ref != LUA_NOREF && c->state_ref != LUA_REFNIL) {
         luaL_unref(L, LUA_REGISTRYINDEX, c->state_ref);
         c->state_ref = LUA_NOREF;
@@ -109,6 +120,10 @@ static int l_new(lua_State *L)
     hs_buf_init(&c->url);
     hs_buf_init(&c->url_redacted);
     hs_buf_init(&c->body);
+    hs_buf_init(&c->login_url);
+    hs_buf_init(&c->login_body);
+    hs_buf_init(&c->scrub);
+    hs_secrets_init(&c->secrets);
     hs_resp_init(&c->resp);
     c->closed = 1; /* until fully built: a half-made client is never used */
     luaL_getmetatable(L, HS_CLIENT_MT);
@@ -117,9 +132,6 @@ static int l_new(lua_State *L)
     c->conn = hs_conn_new();
     if (c->conn == NULL)
         return luaL_error(L, "hubsoft.new: could not create a libcurl handle");
-    c->rng = (unsigned long long)time(NULL) ^ (unsigned long long)(size_t)c ^ 0x9E3779B97F4A7C15ULL;
-    if (c->rng == 0)
-        c->rng = 1;
     c->closed = 0;
     return 1;
 }

@@ -37,6 +37,8 @@ int luaopen_hubsoft_core(lua_State *L)
     hs_client_open(L);
     lua_pushliteral(L, HUBSOFT_VERSION);
     lua_setfield(L, -2, "VERSION");
+    hs_pushint(L, HS_TOKEN_MARGIN); /* the one definition, for file_token_store */
+    lua_setfield(L, -2, "TOKEN_MARGIN");
     lua_pushlightuserdata(L, NULL); /* == cjson.null */
     lua_setfield(L, -2, "null");
     return 1;

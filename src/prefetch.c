@@ -31,7 +31,6 @@ typedef struct pf_slot {
     char method[8];
     hs_call call;
     hs_req req;
-    int path_ref, opts_ref; /* kept to repeat the request on the ordinary path */
 } pf_slot;
 
 typedef struct hs_prefetch {
@@ -44,7 +43,7 @@ typedef struct hs_prefetch {
     pf_slot slots[HS_PREFETCH_MAX];
 } hs_prefetch;
 
-static void slot_release(lua_State *L, hs_prefetch *p, pf_slot *s)
+static void slot_release(hs_prefetch *p, pf_slot *s)
 {
     if (s->state == SLOT_RUNNING && p->multi != NULL)
         hs_multi_cancel(p->multi, s->conn);
@@ -52,9 +51,6 @@ static void slot_release(lua_State *L, hs_prefetch *p, pf_slot *s)
     s->id = 0;
     hs_headers_free(s->headers);
     s->headers = NULL;
-    luaL_unref(L, LUA_REGISTRYINDEX, s->path_ref);
-    luaL_unref(L, LUA_REGISTRYINDEX, s->opts_ref);
-    s->path_ref = s->opts_ref = LUA_NOREF;
 }
 
 static void prefetch_cleanup(lua_State *L, hs_prefetch *p)
@@ -65,7 +61,7 @@ static void prefetch_cleanup(lua_State *L, hs_prefetch *p)
     p->closed = 1;
     for (i = 0; i < p->n; i++) {
         pf_slot *s = &p->slots[i];
-        slot_release(L, p, s); /* cancels a transfer still in flight */
+        slot_release(p, s); /* cancels a transfer still in flight */
         hs_conn_free(s->conn);
         s->conn = NULL;
         hs_resp_free(&s->resp);
@@ -157,7 +153,7 @@ static int l_add(lua_State *L)
     if (strcmp(s->method, "GET") != 0 && strcmp(s->method, "POST") != 0)
         return luaL_error(L, "hubsoft: prefetch is for reads (GET or a querying POST)");
     s->call.method = s->method;
-    s->call.idempotent = 1;
+    s->call.cls = HS_RETRY_READ;
 
     if ((bad = hs_build_url(L, c, &s->url, &s->url_redacted, path, plen, 5, &qfield)) != NULL)
         return luaL_error(L, "hubsoft: prefetch: query.%s: %s", qfield, bad);
@@ -169,7 +165,9 @@ static int l_add(lua_State *L)
         s->call.body = s->body.data ? s->body.data : "";
         s->call.body_len = s->body.len;
     }
-    if ((rc = hs_auth_ensure(L, c, 0, s->method)) != 0)
+    s->call.url = s->url.data;
+    s->call.url_redacted = s->url_redacted.data;
+    if ((rc = hs_auth_ensure(L, c, 0, s->method, s->url_redacted.data)) != 0)
         return rc;
     /* a login ran hooks and the token_store: either may have closed the
      * client or this prefetch (whose slots are then freed) */
@@ -181,16 +179,12 @@ static int l_add(lua_State *L)
     s->call.headers = s->headers;
     if (s->conn == NULL && (s->conn = hs_conn_new()) == NULL)
         return luaL_error(L, "hubsoft: could not create a libcurl handle");
-    hs_req_from_client(&s->req, c, &s->call, s->url.data);
+    hs_call_req(&s->req, &c->set, &s->call);
     if (hs_multi_start(p->multi, s->conn, &s->req, &s->resp) != 0) {
         hs_headers_free(s->headers);
         s->headers = NULL;
         return luaL_error(L, "hubsoft: prefetch: could not start the transfer");
     }
-    lua_pushvalue(L, 3);
-    s->path_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_pushvalue(L, 4);
-    s->opts_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     s->state = SLOT_RUNNING;
     s->id = ++p->next_id;
     drive(p); /* send it now: the server starts working while the caller does */
@@ -237,6 +231,14 @@ static int l_await(lua_State *L)
     return 1;
 }
 
+/* Copy a buffer's bytes into another (the client's, for the fallback). */
+static void copy_buf(lua_State *L, hs_buf *dst, const hs_buf *src)
+{
+    hs_buf_clear(dst);
+    if (hs_buf_add(dst, src->data ? src->data : "", src->len) != 0 || hs_buf_cstr(dst) != 0)
+        luaL_error(L, "hubsoft: out of memory");
+}
+
 /* pf:wait(id) -> decoded body, or nil, err */
 static int l_wait(lua_State *L)
 {
@@ -244,64 +246,50 @@ static int l_wait(lua_State *L)
     hs_client *c = p->c;
     pf_slot *s;
     double delay = 0;
-    int i, fallback, top;
+    int i, refused;
+    char method[8];
+    hs_call call;
 
     if (p->closed || c == NULL || c->closed)
         return hs_push_closed(L, c, "GET");
     s = finished_slot(L, p);
     if (s == NULL)
         return hs_push_interrupted(L, c, "GET");
-    hs_call_hook(L, c, &s->resp, &s->url_redacted, s->method, 1);
+    hs_call_hook(L, c, &s->resp, s->url_redacted.data, s->method, 1);
     if (p->closed || c->closed) { /* the hook closed one: the slot is no longer ours */
         if (!p->closed)
-            slot_release(L, p, s);
+            slot_release(p, s);
         return hs_push_closed(L, p->c, "GET"); /* NULL once the prefetch let go of it */
     }
-    fallback = (s->resp.result == HS_T_OK && s->resp.status == 401) ||
-               hs_should_retry(c, &s->resp, &s->call, 1, &delay);
-    if (!fallback) {
-        i = hs_push_result_of(L, c, &s->resp, s->url_redacted.data, &s->call, 1);
-        slot_release(L, p, s);
+    refused = s->resp.result == HS_T_OK && s->resp.status == 401;
+    if (!refused && !hs_retry_decide(&c->policy, &s->resp, HS_RETRY_READ, 1, &delay)) {
+        i = hs_push_result(L, c, &s->resp, &s->call, 1);
+        slot_release(p, s);
         drive(p);
         return i;
     }
-    /* The ordinary path repeats it with the policy's remaining budget (one
-     * attempt is spent) and, after a 401, the single re-login. */
-    {
-        int saved = c->retries, status401 = s->resp.status == 401, rc;
-        top = lua_gettop(L);
-        lua_pushcfunction(L, hs_l_request);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, p->client_ref);
-        lua_pushstring(L, s->method);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, s->path_ref);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, s->opts_ref);
-        slot_release(L, p, s);
-        if (!status401 && c->retries > 0) {
-            c->retries--;
-            /* the same backoff, Retry-After honoured */
-            if (hs_sleep_seconds(delay, &c->intr) != 0) {
-                c->retries = saved;
-                lua_settop(L, top);
-                return hs_push_interrupted(L, c, "GET");
-            }
-        }
-        rc = lua_pcall(L, 4, 2, 0);
-        if (!c->closed) /* close() freed it all; the field no longer matters */
-            c->retries = saved;
-        if (rc != 0)
-            return lua_error(L);
-        if (lua_isnil(L, -2) && lua_istable(L, -1)) {
-            lua_getfield(L, -1, "attempts");
-            if (lua_type(L, -1) == LUA_TNUMBER && !status401) {
-                hs_pushint(L, (long long)lua_tonumber(L, -1) + 1);
-                lua_setfield(L, -3, "attempts");
-            }
-            lua_pop(L, 1);
-        }
-        if (!p->closed)
-            drive(p);
-        return lua_gettop(L) - top;
-    }
+    /* Attempt 1 failed in a way the policy repeats, or was refused: the rest
+     * goes through the same pipeline as any call, from attempt 2 after the
+     * backoff (Retry-After honoured), or through the single re-login. The
+     * request moves into the client's buffers first: a hook may close this
+     * prefetch meanwhile. */
+    copy_buf(L, &c->url, &s->url);
+    copy_buf(L, &c->url_redacted, &s->url_redacted);
+    copy_buf(L, &c->body, &s->body);
+    c->nparts = 0;
+    memcpy(method, s->method, sizeof(method));
+    call = s->call;
+    call.method = method;
+    call.url = c->url.data;
+    call.url_redacted = c->url_redacted.data;
+    call.body = s->call.body ? c->body.data : NULL;
+    call.body_len = s->call.body ? c->body.len : 0;
+    call.headers = NULL; /* the pipeline takes the token's lists */
+    slot_release(p, s);
+    i = hs_run_call(L, c, &call, 1, refused ? 0 : delay, refused);
+    if (!p->closed)
+        drive(p);
+    return i;
 }
 
 /* api:_prefetch(n): a set of n slots for reads in flight. */
@@ -320,7 +308,6 @@ int hs_l_prefetch(lua_State *L)
     p->client_ref = LUA_NOREF;
     for (i = 0; i < HS_PREFETCH_MAX; i++) {
         pf_slot *s = &p->slots[i];
-        s->path_ref = s->opts_ref = LUA_NOREF;
         hs_resp_init(&s->resp);
         hs_buf_init(&s->url);
         hs_buf_init(&s->url_redacted);
