@@ -333,6 +333,35 @@ describe("review defects", function()
     api:close()
   end)
 
+  describe("one attachment rule for the endpoint and for api:request", function()
+    local api
+    before_each(function() api = hubsoft.new(srv:config()) end)
+    after_each(function() api:close() end)
+
+    for _, name in ipairs { 'a"b.txt', "a\r\nX: 1.txt", "a\0b.txt", "" } do
+      it(("refuses the filename %q before sending"):format(name), function()
+        local item = { data = "x", filename = name }
+        local r, err = api:adicionar_anexos(1, { item })
+        assert.is_nil(r)
+        assert.equal("validation", err.kind)
+        r, err = api:request("POST", API .. "/atendimento/adicionar_anexo/1", { files = { item } })
+        assert.is_nil(r)
+        assert.equal("validation", err.kind)
+        assert.equal(0, #srv:requests(API))
+      end)
+    end
+
+    it("refuses a content_type with a line break or a NUL in api:request too", function()
+      for _, ct in ipairs { "text/plain\r\nX: 1", "text/plain\0x" } do
+        local r, err = api:request("POST", API .. "/atendimento/adicionar_anexo/1",
+          { files = { { data = "x", filename = "a.txt", content_type = ct } } })
+        assert.is_nil(r)
+        assert.equal("validation", err.kind)
+      end
+      assert.equal(0, #srv:requests(API))
+    end)
+  end)
+
   describe("12: the LDoc reference", function()
     local function dump(file)
       return util.capture("ldoc --filter pl.pretty.dump " .. file)

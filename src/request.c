@@ -310,6 +310,7 @@ static const char *collect_files(lua_State *L, hs_client *c, int files_idx, int 
     c->nparts = 0;
     for (i = 0; i < n; i++) {
         hs_part *p = &parts[i];
+        size_t flen = 0, clen = 0;
         memset(p, 0, sizeof(*p));
         snprintf(field, fieldlen, "files[%zu]", i + 1);
         lua_rawgeti(L, files_idx, (int)(i + 1));
@@ -334,10 +335,13 @@ static const char *collect_files(lua_State *L, hs_client *c, int files_idx, int 
                     else if (k == 1) {
                         p->data = v;
                         p->len = len;
-                    } else if (k == 2)
+                    } else if (k == 2) {
                         p->filename = v;
-                    else
+                        flen = len;
+                    } else {
                         p->content_type = v;
+                        clen = len;
+                    }
                     lua_rawseti(L, anchor, ++nanchored);
                 } else {
                     lua_pop(L, 1);
@@ -358,9 +362,13 @@ static const char *collect_files(lua_State *L, hs_client *c, int files_idx, int 
                 return "cannot open the file for reading";
             fclose(f);
         }
-        if ((p->filename && strpbrk(p->filename, "\r\n\"")) ||
-            (p->content_type && strpbrk(p->content_type, "\r\n")))
-            return "filename and content_type must not contain quotes or line breaks";
+        /* what protects the multipart headers (the parameter rules are the
+         * Lua layer's): no control character (CR, LF, NUL...), no quote in
+         * the quoted filename */
+        if ((p->filename && (!hs_header_value_ok(p->filename, flen) || strchr(p->filename, '"'))) ||
+            (p->content_type && !hs_header_value_ok(p->content_type, clen)))
+            return "filename and content_type must be non-empty, without control characters "
+                   "(CR, LF, NUL...) or quotes";
         c->nparts = i + 1;
     }
     return NULL;
