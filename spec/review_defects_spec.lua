@@ -89,6 +89,25 @@ describe("review defects", function()
       api:close()
     end)
 
+    it("a token_store.load answer whose __index closes the client answers kind closed", function()
+      local api
+      api = hubsoft.new(merge(srv:config(), { token_store = {
+        load = function()
+          return setmetatable({}, { __index = function(_, k)
+            if k == "access_token" then
+              api:close()
+              return "stolen-moment-token"
+            end
+          end })
+        end,
+        save = function() end,
+      } }))
+      local r, err = api:request("GET", STATUS)
+      assert.is_nil(r)
+      assert.equal("closed", err.kind)
+      assert.equal(0, #srv:requests(API))
+    end)
+
     it("a prefetch whose opts.__index closes the client answers kind closed", function()
       local api = hubsoft.new(srv:config())
       local pf = api:_prefetch(2)

@@ -11,52 +11,50 @@
 #include "compat.h"
 #include "json.h"
 
-/* Copy the string field k of the table at idx into *dst (absent or not a
- * string: none). 0, or -1 when it is a string that cannot go into a header
- * (when `checked`). Raises when out of memory. */
-static int copy_field(lua_State *L, int idx, const char *k, char **dst, int checked)
+/* The string at idx into *dst (not a string: none). 0, -1 when `checked`
+ * and it cannot go into a header, -2 when out of memory. */
+static int copy_string(lua_State *L, int idx, char **dst, int checked)
 {
     size_t n;
     const char *v;
-    int rc = 0;
-    lua_getfield(L, idx, k);
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        v = lua_tolstring(L, -1, &n);
-        if (checked && n > 0 && !hs_header_value_ok(v, n))
-            rc = -1;
-        else if (hs_token_set(dst, v, n) != 0)
-            luaL_error(L, "hubsoft: out of memory");
-    }
-    lua_pop(L, 1);
-    return rc;
-}
-
-static void copy_number(lua_State *L, int idx, const char *k, int *has, double *v)
-{
-    lua_getfield(L, idx, k);
-    *has = lua_type(L, -1) == LUA_TNUMBER;
-    *v = *has ? (double)lua_tonumber(L, -1) : 0;
-    lua_pop(L, 1);
+    if (lua_type(L, idx) != LUA_TSTRING)
+        return 0;
+    v = lua_tolstring(L, idx, &n);
+    if (checked && n > 0 && !hs_header_value_ok(v, n))
+        return -1;
+    return hs_token_set(dst, v, n) != 0 ? -2 : 0;
 }
 
 /* Copy the token table at idx into t (cleared first). 0, or -1 when it holds
- * CR/LF or another control character in access_token or token_type. The
- * lookups are plain lua_getfield: a token table comes from our own decode or
- * from the token_store's load, both outside any call's state changes. */
+ * CR/LF or another control character in access_token or token_type. Every
+ * field is read first (an __index of a token_store's table may run, or
+ * raise, while nothing is allocated yet), then copied. */
 static int token_from_lua(lua_State *L, int idx, hs_token *t)
 {
-    int bad;
+    static const char *const keys[] = {"access_token", "token_type", "refresh_token", "expires_in",
+                                       "expires_at"};
+    int base, k, rc = 0;
     hs_token_clear(t);
     if (!lua_istable(L, idx))
         return 0;
-    bad = copy_field(L, idx, "access_token", &t->access_token, 1);
-    bad |= copy_field(L, idx, "token_type", &t->token_type, 1);
-    copy_field(L, idx, "refresh_token", &t->refresh_token, 0);
-    copy_number(L, idx, "expires_in", &t->has_expires_in, &t->expires_in);
-    copy_number(L, idx, "expires_at", &t->has_expires_at, &t->expires_at);
-    if (bad)
+    base = lua_gettop(L);
+    for (k = 0; k < 5; k++)
+        lua_getfield(L, idx, keys[k]);
+    rc = copy_string(L, base + 1, &t->access_token, 1);
+    if (rc == 0)
+        rc = copy_string(L, base + 2, &t->token_type, 1);
+    if (rc == 0)
+        rc = copy_string(L, base + 3, &t->refresh_token, 0);
+    t->has_expires_in = lua_type(L, base + 4) == LUA_TNUMBER;
+    t->expires_in = t->has_expires_in ? (double)lua_tonumber(L, base + 4) : 0;
+    t->has_expires_at = lua_type(L, base + 5) == LUA_TNUMBER;
+    t->expires_at = t->has_expires_at ? (double)lua_tonumber(L, base + 5) : 0;
+    lua_settop(L, base);
+    if (rc != 0)
         hs_token_clear(t);
-    return bad ? -1 : 0;
+    if (rc == -2)
+        luaL_error(L, "hubsoft: out of memory");
+    return rc;
 }
 
 static void push_number(lua_State *L, double v)
@@ -146,8 +144,10 @@ static int store_load(lua_State *L, hs_client *c)
     c->busy = 0;
     if (rc != 0) {
         warn_store(L, c, "load");
-    } else if (!c->closed && token_from_lua(L, lua_gettop(L), &t) == 0 &&
+    } else if (token_from_lua(L, lua_gettop(L), &t) == 0 && !c->closed &&
                hs_token_usable(&t, (long long)time(NULL))) {
+        /* (reading the returned table may run its __index: the client is
+         * checked after it) */
         found = adopt(L, c, &t) == 0;
     }
     hs_token_clear(&t);
