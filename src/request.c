@@ -503,6 +503,8 @@ int hs_run_call(lua_State *L, hs_client *c, const hs_call *call, int attempts_do
             }
             if ((rc = hs_auth_ensure(L, c, stage == 2, call->method, call->url_redacted)) != 0)
                 return rc;
+            if (c->closed) /* the token_store ran: it may have closed the client */
+                return hs_push_closed(L, c, call->method);
             /* the token's header lists: a login never touches the request's
              * own buffers (url, body, parts), so nothing is rebuilt */
             cur.headers = call->body ? c->hdr_json : c->hdr_plain;
