@@ -49,9 +49,9 @@ build = {
         -- bottom, middle, binding (docs/INTERNALS.md)
         "src/buf.c", "src/urlenc.c", "src/jsontext.c", "src/multipart.c", "src/transport.c",
         "src/kinds.c", "src/retry.c", "src/token.c", "src/call.c",
-        "src/json.c", "src/errors.c", "src/interrupt.c", "src/hook.c", "src/config.c",
-        "src/auth.c", "src/request.c", "src/prefetch.c", "src/client.c", "src/fileio.c",
-        "src/hubsoft.c",
+        "src/json.c", "src/errors.c", "src/interrupt.c", "src/hook.c", "src/result.c",
+        "src/config.c", "src/client.c", "src/auth.c", "src/request.c", "src/prefetch.c",
+        "src/fileio.c", "src/hubsoft.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "src", "$(CURL_INCDIR)" },

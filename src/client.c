@@ -137,13 +137,14 @@ static int l_new(lua_State *L)
 }
 
 static const luaL_Reg methods[] = {
-    {"request", hs_l_request},  {"authenticate", hs_l_authenticate}, {"close", l_close},
-    {"is_closed", l_is_closed}, {"_prefetch", hs_l_prefetch},        {NULL, NULL},
+    {"close", l_close},
+    {"is_closed", l_is_closed},
+    {NULL, NULL},
 };
 
 void hs_client_open(lua_State *L)
 {
-    /* module table at the top */
+    /* module table at the top; hubsoft.c adds the methods of the files above */
     luaL_newmetatable(L, HS_CLIENT_MT);
     lua_newtable(L);
     hs_setfuncs(L, methods);
@@ -159,7 +160,6 @@ void hs_client_open(lua_State *L)
     lua_pushliteral(L, "hubsoft.client");
     lua_setfield(L, -2, "__name");
     lua_pop(L, 1);
-    hs_prefetch_open(L);
     lua_pushcfunction(L, l_new);
     lua_setfield(L, -2, "new");
 }

@@ -69,8 +69,10 @@ typedef struct hs_client {
     hs_intr intr; /* armed by each call */
 } hs_client;
 
-/* client.c */
+/* client.c (calls no binding file but config.c and errors.c) */
 hs_client *hs_check_client(lua_State *L, int idx);
+/* The client metatable (close, is_closed, GC) and core.new, core.methods
+ * into the module table at the top; hubsoft.c adds the other methods. */
 void hs_client_open(lua_State *L);
 void hs_push_state(lua_State *L, hs_client *c);
 
@@ -129,6 +131,10 @@ void hs_auth_forget(lua_State *L, hs_client *c);
  * rejected (another process logged in meanwhile). 1 when it did. */
 int hs_auth_newer_from_store(lua_State *L, hs_client *c);
 
+/* result.c: turn a response into the method's results: the decoded body,
+ * or nil, err. */
+int hs_push_result(lua_State *L, hs_client *c, const hs_resp *r, const hs_call *call, int attempts);
+
 /* request.c */
 /* Run a prepared call (its inputs in client memory) through auth, the
  * exchange and the single re-login after a 401, and push the method's
@@ -136,8 +142,6 @@ int hs_auth_newer_from_store(lua_State *L, hs_client *c);
  * spent (0, 0, 0 for a new call). */
 int hs_run_call(lua_State *L, hs_client *c, const hs_call *call, int attempts_done, double delay,
                 int after_401);
-/* Turn a response into the method's results: the decoded body, or nil, err. */
-int hs_push_result(lua_State *L, hs_client *c, const hs_resp *r, const hs_call *call, int attempts);
 /* Build base_url + path + ?query into url (and a redacted copy). NULL or a
  * message; *field names the offending query key. Reads only raw fields. */
 const char *hs_build_url(lua_State *L, hs_client *c, hs_buf *url, hs_buf *redacted,

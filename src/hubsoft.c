@@ -16,6 +16,13 @@ static const luaL_Reg funcs[] = {
     {NULL, NULL},
 };
 
+static const luaL_Reg methods[] = {
+    {"request", hs_l_request},
+    {"authenticate", hs_l_authenticate},
+    {"_prefetch", hs_l_prefetch},
+    {NULL, NULL},
+};
+
 #if defined(__GNUC__)
 #define HS_EXPORT __attribute__((visibility("default")))
 #else
@@ -35,6 +42,11 @@ int luaopen_hubsoft_core(lua_State *L)
     lua_newtable(L);
     hs_setfuncs(L, funcs);
     hs_client_open(L);
+    /* the methods of the files above client.c (which calls none of them) */
+    lua_getfield(L, -1, "methods");
+    hs_setfuncs(L, methods);
+    lua_pop(L, 1);
+    hs_prefetch_open(L);
     lua_pushliteral(L, HUBSOFT_VERSION);
     lua_setfield(L, -2, "VERSION");
     hs_pushint(L, HS_TOKEN_MARGIN); /* the one definition, for file_token_store */
