@@ -65,9 +65,12 @@ build = {
     ["hubsoft.validate"] = "lua/hubsoft/validate.lua",
     ["hubsoft.core"] = {
       sources = {
-        "src/buf.c", "src/urlenc.c", "src/transport.c", "src/multipart.c", "src/json.c",
-        "src/errors.c", "src/config.c", "src/auth.c", "src/request.c", "src/client.c",
-        "src/fileio.c", "src/prefetch.c", "src/hubsoft.c",
+        -- bottom, middle, binding (docs/INTERNALS.md)
+        "src/buf.c", "src/urlenc.c", "src/jsontext.c", "src/multipart.c", "src/transport.c",
+        "src/kinds.c", "src/retry.c", "src/token.c", "src/call.c",
+        "src/json.c", "src/errors.c", "src/interrupt.c", "src/hook.c", "src/result.c",
+        "src/config.c", "src/client.c", "src/auth.c", "src/request.c", "src/prefetch.c",
+        "src/fileio.c", "src/hubsoft.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "src", "$(CURL_INCDIR)" },

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "transport.h"
+#include "transport_curl.h"
 
 #define MAX_PARTS 6
 
@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hs_req req;
     CURL *easy;
     curl_mime *mime;
-    char err[CURL_ERROR_SIZE];
+    char err[HS_ERROR_SIZE];
 
     memset(&req, 0, sizeof(req));
     memset(parts, 0, sizeof(parts));

@@ -37,7 +37,9 @@ else
 fi
 
 # The rockspec's C sources and CMake's must not drift apart.
-cmake_src=$(sed -n '/^set(HUBSOFT_SOURCES/,/)/p' CMakeLists.txt | grep -o 'src/[A-Za-z0-9_]*\.c' | sort)
+# (HUBSOFT_SOURCES is the three layer lists: read those)
+cmake_src=$(awk '/^set\(HUBSOFT_(BOTTOM|MIDDLE|BINDING) / {f=1} f {print} f && /\)/ {f=0}' CMakeLists.txt |
+  grep -o 'src/[A-Za-z0-9_]*\.c' | sort)
 rock_src=$(sed -n '/sources *= *{/,/}/p' "$rockspec" | grep -o 'src/[A-Za-z0-9_]*\.c' | sort)
 if [ -n "$cmake_src" ] && [ "$cmake_src" = "$rock_src" ]; then
   pass "rockspec C sources match CMakeLists.txt ($(echo "$cmake_src" | wc -l) files)"

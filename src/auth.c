@@ -1,5 +1,7 @@
-/* OAuth password-grant login and the token's lifecycle: lazy login, expiry,
- * token_store load/save, and the Authorization header built once per token. */
+/* The token lifecycle's Lua side (binding): the token_store's load and save,
+ * the login's answer (decoded by cjson), and token tables for Lua. The rules
+ * (margin, expiry, what may go into a header, the header lists) are in
+ * token.c; the login itself is a call through the pipeline (call.c). */
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,177 +11,183 @@
 #include "compat.h"
 #include "json.h"
 
-/* A token is used until this many seconds before it expires. */
-#define HS_EXPIRY_MARGIN 60
-
-static void free_lists(hs_client *c)
+/* The string at idx into *dst (not a string: none). 0, -1 when `checked`
+ * and it cannot go into a header, -2 when out of memory. */
+static int copy_string(lua_State *L, int idx, char **dst, int checked)
 {
-    curl_slist_free_all(c->hdr_plain);
-    curl_slist_free_all(c->hdr_json);
-    c->hdr_plain = c->hdr_json = NULL;
-}
-
-static struct curl_slist *append(struct curl_slist *l, const char *h, int *ok)
-{
-    struct curl_slist *n = curl_slist_append(l, h);
-    if (n == NULL) {
-        *ok = 0;
-        return l;
-    }
-    return n;
-}
-
-int hs_headers_rebuild(hs_client *c, const char *token_type, const char *access_token)
-{
-    hs_buf auth;
-    int ok = 1;
-    free_lists(c);
-    if (c->hdr_login == NULL) {
-        c->hdr_login = append(NULL, "Accept: application/json", &ok);
-        c->hdr_login = append(c->hdr_login, "Content-Type: application/json", &ok);
-        c->hdr_login = append(c->hdr_login, "Expect:", &ok);
-    }
-    if (access_token == NULL)
-        return ok ? 0 : -1;
-    hs_buf_init(&auth);
-    if (hs_buf_adds(&auth, "Authorization: ") != 0 ||
-        hs_buf_adds(&auth, token_type && token_type[0] ? token_type : "Bearer") != 0 ||
-        hs_buf_addc(&auth, ' ') != 0 || hs_buf_adds(&auth, access_token) != 0 ||
-        hs_buf_cstr(&auth) != 0) {
-        hs_buf_free(&auth);
+    size_t n;
+    const char *v;
+    if (lua_type(L, idx) != LUA_TSTRING)
+        return 0;
+    v = lua_tolstring(L, idx, &n);
+    if (checked && n > 0 && !hs_header_value_ok(v, n))
         return -1;
+    return hs_token_set(dst, v, n) != 0 ? -2 : 0;
+}
+
+/* Copy the token table at idx into t (cleared first). 0, or -1 when it holds
+ * CR/LF or another control character in access_token or token_type. Every
+ * field is read first (an __index of a token_store's table may run, or
+ * raise, while nothing is allocated yet), then copied. */
+static int token_from_lua(lua_State *L, int idx, hs_token *t)
+{
+    static const char *const keys[] = {"access_token", "token_type", "refresh_token", "expires_in",
+                                       "expires_at"};
+    int base, k, rc = 0;
+    hs_token_clear(t);
+    if (!lua_istable(L, idx))
+        return 0;
+    base = lua_gettop(L);
+    for (k = 0; k < 5; k++)
+        lua_getfield(L, idx, keys[k]);
+    rc = copy_string(L, base + 1, &t->access_token, 1);
+    if (rc == 0)
+        rc = copy_string(L, base + 2, &t->token_type, 1);
+    if (rc == 0)
+        rc = copy_string(L, base + 3, &t->refresh_token, 0);
+    t->has_expires_in = lua_type(L, base + 4) == LUA_TNUMBER;
+    t->expires_in = t->has_expires_in ? (double)lua_tonumber(L, base + 4) : 0;
+    t->has_expires_at = lua_type(L, base + 5) == LUA_TNUMBER;
+    t->expires_at = t->has_expires_at ? (double)lua_tonumber(L, base + 5) : 0;
+    lua_settop(L, base);
+    if (rc != 0)
+        hs_token_clear(t);
+    if (rc == -2)
+        luaL_error(L, "hubsoft: out of memory");
+    return rc;
+}
+
+static void push_number(lua_State *L, double v)
+{
+    if (v == (double)(long long)v)
+        hs_pushint(L, (long long)v);
+    else
+        lua_pushnumber(L, v);
+}
+
+/* Push t as {access_token, token_type, expires_in, expires_at, refresh_token}. */
+static void push_token(lua_State *L, const hs_token *t)
+{
+    lua_createtable(L, 0, 5);
+    if (t->access_token) {
+        lua_pushstring(L, t->access_token);
+        lua_setfield(L, -2, "access_token");
     }
-    c->hdr_plain = append(NULL, "Accept: application/json", &ok);
-    c->hdr_plain = append(c->hdr_plain, auth.data, &ok);
-    c->hdr_plain = append(c->hdr_plain, "Expect:", &ok);
-    c->hdr_json = append(NULL, "Accept: application/json", &ok);
-    c->hdr_json = append(c->hdr_json, auth.data, &ok);
-    c->hdr_json = append(c->hdr_json, "Expect:", &ok);
-    c->hdr_json = append(c->hdr_json, "Content-Type: application/json", &ok);
-    hs_buf_wipe(&auth);
-    hs_buf_free(&auth);
-    if (!ok)
-        free_lists(c);
-    return ok ? 0 : -1;
+    if (t->token_type) {
+        lua_pushstring(L, t->token_type);
+        lua_setfield(L, -2, "token_type");
+    }
+    if (t->has_expires_in) {
+        push_number(L, t->expires_in);
+        lua_setfield(L, -2, "expires_in");
+    }
+    if (t->has_expires_at) {
+        push_number(L, t->expires_at);
+        lua_setfield(L, -2, "expires_at");
+    }
+    if (t->refresh_token) {
+        lua_pushstring(L, t->refresh_token);
+        lua_setfield(L, -2, "refresh_token");
+    }
+}
+
+/* Make t the client's token (t is emptied) and build its header lists. */
+static int adopt(lua_State *L, hs_client *c, hs_token *t)
+{
+    hs_token_move(&c->token, t);
+    hs_secrets_refresh(L, c);
+    return hs_token_headers(c->token.token_type, c->token.access_token, &c->hdr_plain,
+                            &c->hdr_json);
+}
+
+static void drop_token(lua_State *L, hs_client *c)
+{
+    hs_token_clear(&c->token);
+    hs_headers_free(c->hdr_plain);
+    hs_headers_free(c->hdr_json);
+    c->hdr_plain = c->hdr_json = NULL;
+    hs_secrets_refresh(L, c);
 }
 
 void hs_auth_forget(lua_State *L, hs_client *c)
 {
-    free_lists(c);
-    hs_push_state(L, c);
     /* the rejected token stays a secret: a later answer may still echo it */
-    lua_getfield(L, -1, "token");
-    lua_setfield(L, -2, "old_token");
-    lua_pushnil(L);
-    lua_setfield(L, -2, "token");
-    lua_pop(L, 1);
+    hs_token_move(&c->old_token, &c->token);
+    drop_token(L, c);
 }
 
-/* Is the table at idx a usable token? */
-static int token_usable(lua_State *L, int idx)
-{
-    int ok;
-    if (!lua_istable(L, idx))
-        return 0;
-    lua_getfield(L, idx, "access_token");
-    ok = lua_type(L, -1) == LUA_TSTRING && hs_rawlen(L, -1) > 0;
-    lua_pop(L, 1);
-    if (!ok)
-        return 0;
-    lua_getfield(L, idx, "expires_at");
-    if (lua_type(L, -1) == LUA_TNUMBER)
-        ok = (double)lua_tonumber(L, -1) > (double)time(NULL) + HS_EXPIRY_MARGIN;
-    lua_pop(L, 1);
-    return ok;
-}
-
-/* Adopt the token at the top of the stack (popped): state.token = it. */
-static int adopt(lua_State *L, hs_client *c)
-{
-    const char *type, *tok;
-    int rc;
-    hs_push_state(L, c);
-    lua_pushvalue(L, -2);
-    lua_setfield(L, -2, "token");
-    lua_pop(L, 1);
-    lua_getfield(L, -1, "token_type");
-    lua_getfield(L, -2, "access_token");
-    type = lua_tostring(L, -2);
-    tok = lua_tostring(L, -1);
-    rc = hs_headers_rebuild(c, type, tok);
-    lua_pop(L, 3);
-    return rc;
-}
-
-static void warn_hook(lua_State *L, hs_client *c, const char *what)
+static void warn_store(lua_State *L, hs_client *c, const char *what)
 {
     size_t n;
     const char *m = lua_tolstring(L, -1, &n);
     hs_push_scrubbed(L, c, m ? m : "(non-string error)", m ? n : 18);
-    fprintf(stderr, "lua-hubsoft: token_store.%s failed: %s\n", what, lua_tostring(L, -1));
+    fprintf(stderr, "lua-hubsoft: token_store.%s failed: %s%s\n", what, lua_tostring(L, -1),
+            strcmp(what, "save") == 0
+                ? " (the token is kept in memory only; reported once per client)"
+                : "");
     lua_pop(L, 2);
 }
 
-/* Copy the fields of a token table at idx into a fresh table (push it). */
-static void copy_token(lua_State *L, int idx)
-{
-    static const char *const f[] = {"access_token", "token_type",    "expires_in",
-                                    "expires_at",   "refresh_token", NULL};
-    int i;
-    lua_createtable(L, 0, 5);
-    for (i = 0; f[i] != NULL; i++) {
-        lua_getfield(L, idx, f[i]);
-        lua_setfield(L, -2, f[i]);
-    }
-}
-
+/* token_store.load(): adopt its token when usable. 1 when it did. */
 static int store_load(lua_State *L, hs_client *c)
 {
-    int found = 0, rc;
+    int found = 0, rc, top = lua_gettop(L);
+    hs_token t;
+    if (!c->has_store)
+        return 0;
+    memset(&t, 0, sizeof(t));
     hs_push_state(L, c);
     lua_getfield(L, -1, "store");
-    if (!lua_istable(L, -1)) {
-        lua_pop(L, 2);
-        return 0;
-    }
     lua_getfield(L, -1, "load");
     c->busy = 1; /* a store that calls back into this client gets an error */
     rc = lua_pcall(L, 0, 1, 0);
     c->busy = 0;
     if (rc != 0) {
-        warn_hook(L, c, "load");
-    } else {
-        if (token_usable(L, -1)) {
-            copy_token(L, lua_gettop(L));
-            found = adopt(L, c) == 0;
-        }
-        lua_pop(L, 1);
+        warn_store(L, c, "load");
+    } else if (token_from_lua(L, lua_gettop(L), &t) == 0 && !c->closed &&
+               hs_token_usable(&t, (long long)time(NULL))) {
+        /* (reading the returned table may run its __index: the client is
+         * checked after it) */
+        found = adopt(L, c, &t) == 0;
     }
-    lua_pop(L, 2);
+    hs_token_clear(&t);
+    lua_settop(L, top);
     return found;
 }
 
+/* token_store.save(copy of the token). It returns true, or nil and a
+ * message, or raises; a failure is reported once per client on stderr
+ * (scrubbed: never the token) and the call's result is kept. A save that
+ * returns nothing is a plain function that succeeded. */
 static void store_save(lua_State *L, hs_client *c)
 {
+    int rc, top = lua_gettop(L);
+    if (!c->has_store)
+        return;
     hs_push_state(L, c);
     lua_getfield(L, -1, "store");
-    if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, "save");
-        lua_getfield(L, -3, "token");
-        copy_token(L, lua_gettop(L)); /* the store gets a copy, not our table */
-        lua_remove(L, -2);
-        c->busy = 1; /* save(token): a plain function, as the contract says */
-        if (lua_pcall(L, 1, 0, 0) != 0) {
-            c->busy = 0;
-            warn_hook(L, c, "save");
+    lua_getfield(L, -1, "save");
+    push_token(L, &c->token);
+    c->busy = 1;
+    rc = lua_pcall(L, 1, 2, 0);
+    c->busy = 0;
+    if (rc != 0) {
+        if (lua_isnil(L, -1)) { /* error(nil) */
+            lua_pop(L, 1);
+            lua_pushliteral(L, "(no message)");
         }
-        c->busy = 0;
+        lua_pushnil(L); /* the same two slots as a result: nil, message */
+        lua_insert(L, -2);
     }
-    lua_pop(L, 2);
+    if (!lua_toboolean(L, -2) && !lua_isnil(L, -1) && !c->save_warned && !c->closed) {
+        c->save_warned = 1;
+        warn_store(L, c, "save");
+    }
+    lua_settop(L, top);
 }
 
-static int login_error(lua_State *L, hs_client *c, const char *kind, const char *msg, long status,
-                       int attempts, int retryable)
+static int login_error(lua_State *L, hs_client *c, hs_kind kind, const char *msg, long status,
+                       int attempts)
 {
     hs_errinfo e;
     memset(&e, 0, sizeof(e));
@@ -187,181 +195,165 @@ static int login_error(lua_State *L, hs_client *c, const char *kind, const char 
     e.message = msg;
     e.status = status;
     e.method = "POST";
-    e.url = c->url_redacted.data;
+    e.url = c->login_url.data;
     e.attempts = attempts;
-    e.retryable = retryable;
     return hs_push_error(L, c, &e);
 }
 
-static int login(lua_State *L, hs_client *c)
+/* {"grant_type":"password","client_id":...} into c->login_body (wiped after). */
+static int login_body(hs_client *c)
 {
-    static const char *const f[] = {"client_id", "client_secret", "username", "password", NULL};
-    char where[64];
-    const char *bad;
-    int i, attempts = 0, top = lua_gettop(L);
+    static const char *const keys[] = {"client_id", "client_secret", "username", "password"};
+    const char *const vals[] = {c->client_id, c->client_secret, c->username, c->password};
+    int i;
+    hs_buf *b = &c->login_body;
+    hs_buf_clear(b);
+    if (hs_buf_adds(b, "{\"grant_type\":\"password\"") != 0)
+        return -1;
+    for (i = 0; i < 4; i++)
+        if (hs_buf_addc(b, ',') != 0 || hs_json_add_string(b, keys[i], strlen(keys[i])) != 0 ||
+            hs_buf_addc(b, ':') != 0 || hs_json_add_string(b, vals[i], strlen(vals[i])) != 0)
+            return -1;
+    return hs_buf_addc(b, '}');
+}
+
+/* Why the server refused the credentials, scrubbed (pushed), or NULL. */
+static const char *refusal_reason(lua_State *L, hs_client *c, const hs_resp *r)
+{
+    char msg[256];
+    const char *why = NULL;
+    if (hs_json_decode(L, r->body.data ? r->body.data : "", r->body.len, 0, r->content_type, msg,
+                       sizeof(msg)) == 0 &&
+        lua_istable(L, -1)) {
+        lua_getfield(L, -1, "error_description");
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            lua_getfield(L, -1, "message");
+        }
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            /* scrub before the cut below, so no prefix of a secret survives */
+            size_t wl;
+            const char *w = lua_tolstring(L, -1, &wl);
+            hs_push_scrubbed(L, c, w, wl);
+            why = lua_tostring(L, -1);
+        }
+    }
+    return why;
+}
+
+static int login(lua_State *L, hs_client *c, const char *for_method, const char *for_url)
+{
+    int attempts = 0, rc, top = lua_gettop(L);
     hs_call call;
+    hs_exchange x;
+    hs_resp *r = &c->resp;
+    char msg[256];
 
-    if (!c->has_creds)
-        return login_error(L, c, "auth",
-                           "the token was rejected or expired and no credentials were given "
-                           "to log in again (client_id, client_secret, username, password)",
-                           0, 0, 0);
-    c->logins++;
-    hs_buf_clear(&c->url);
-    hs_buf_clear(&c->url_redacted);
-    if (hs_buf_adds(&c->url, c->base_url) != 0 || hs_buf_adds(&c->url, "/oauth/token") != 0 ||
-        hs_buf_cstr(&c->url) != 0 || hs_buf_add(&c->url_redacted, c->url.data, c->url.len) != 0 ||
-        hs_buf_cstr(&c->url_redacted) != 0)
+    if (!c->has_creds) /* nothing was sent: the error is the caller's request's */
+        return hs_push_simple_error(L, c, HS_K_AUTH,
+                                    "no usable token and no credentials to log in (client_id, "
+                                    "client_secret, username, password)",
+                                    for_method, for_url);
+    if (login_body(c) != 0 ||
+        (c->hdr_login == NULL && (c->hdr_login = hs_login_headers()) == NULL)) {
+        hs_buf_wipe(&c->login_body);
         return luaL_error(L, "hubsoft: out of memory");
-    /* body: {"grant_type":"password", ...}; wiped after use */
-    lua_createtable(L, 0, 5);
-    lua_pushliteral(L, "password");
-    lua_setfield(L, -2, "grant_type");
-    hs_push_state(L, c);
-    for (i = 0; f[i] != NULL; i++) {
-        lua_getfield(L, -1, f[i]);
-        lua_setfield(L, -3, f[i]);
     }
-    lua_pop(L, 1);
-    hs_buf_clear(&c->body);
-    bad = hs_json_encode(L, -1, &c->body, where, sizeof(where));
-    lua_settop(L, top);
-    if (bad != NULL) {
-        hs_buf_wipe(&c->body);
-        return luaL_error(L, "hubsoft: cannot encode the login body");
-    }
-    if (c->hdr_login == NULL && hs_headers_rebuild(c, NULL, NULL) != 0)
-        return luaL_error(L, "hubsoft: out of memory");
-
     memset(&call, 0, sizeof(call));
     call.method = "POST";
-    call.idempotent = 1; /* a repeated login is harmless: at worst one more token */
+    call.cls = HS_RETRY_READ; /* a repeated login is harmless: at worst one more token */
+    call.url = call.url_redacted = c->login_url.data;
     call.headers = c->hdr_login;
-    call.body = c->body.data;
-    call.body_len = c->body.len;
-    i = hs_exchange(L, c, &call, &attempts);
-    hs_buf_wipe(&c->body);
-    if (i != 0)
+    call.body = c->login_body.data;
+    call.body_len = c->login_body.len;
+    hs_exchange_begin(&x, &c->set, &call, &c->policy, c->conn, r, 1, 0, hs_intr_check, &c->intr);
+    rc = hs_run_exchange(L, c, &x, "POST", c->login_url.data, NULL, &attempts);
+    if (!c->closed)
+        hs_buf_wipe(&c->login_body);
+    if (rc == HS_INTERRUPTED)
+        return hs_push_interrupted(L, c, "POST");
+    if (rc != 0)
         return hs_push_closed(L, c, "POST");
 
-    if (c->resp.result == HS_T_OK && c->resp.status >= 200 && c->resp.status < 300) {
-        char msg[256];
-        if (hs_json_decode(L, c->resp.body.data ? c->resp.body.data : "", c->resp.body.len, 0,
-                           c->resp.content_type, msg, sizeof(msg)) != 0 ||
+    if (r->result == HS_T_OK && r->status >= 200 && r->status < 300) {
+        hs_token t;
+        memset(&t, 0, sizeof(t));
+        if (hs_json_decode(L, r->body.data ? r->body.data : "", r->body.len, 0, r->content_type,
+                           msg, sizeof(msg)) != 0 ||
             !lua_istable(L, -1)) {
             lua_settop(L, top);
-            return login_error(L, c, "decode", "the login answer is not the JSON expected",
-                               c->resp.status, attempts, 0);
+            return login_error(L, c, HS_K_DECODE, "the login answer is not the JSON expected",
+                               r->status, attempts);
         }
-        lua_getfield(L, -1, "access_token");
-        if (lua_type(L, -1) != LUA_TSTRING || hs_rawlen(L, -1) == 0) {
+        if (token_from_lua(L, lua_gettop(L), &t) != 0) {
             lua_settop(L, top);
-            return login_error(L, c, "auth", "the login answer holds no access_token",
-                               c->resp.status, attempts, 0);
-        }
-        lua_pop(L, 1);
-        /* token table: {access_token, token_type, expires_in, expires_at, refresh_token} */
-        copy_token(L, lua_gettop(L));
-        lua_getfield(L, -1, "token_type");
-        if (lua_type(L, -1) != LUA_TSTRING) {
-            lua_pushliteral(L, "Bearer");
-            lua_setfield(L, -3, "token_type");
-        }
-        lua_pop(L, 1);
-        lua_getfield(L, -1, "expires_in");
-        if (lua_type(L, -1) == LUA_TNUMBER) {
-            hs_pushint(L, (long long)time(NULL) + (long long)lua_tonumber(L, -1));
-            lua_setfield(L, -3, "expires_at");
-        }
-        lua_pop(L, 1);
-        if (adopt(L, c) != 0) {
-            lua_settop(L, top);
-            return luaL_error(L, "hubsoft: out of memory");
+            return login_error(L, c, HS_K_AUTH,
+                               "the login answer holds an access_token or token_type with "
+                               "control characters (CR, LF...): refused, it would inject headers",
+                               r->status, attempts);
         }
         lua_settop(L, top);
+        if (t.access_token == NULL || t.access_token[0] == '\0') {
+            hs_token_clear(&t);
+            return login_error(L, c, HS_K_AUTH, "the login answer holds no access_token", r->status,
+                               attempts);
+        }
+        if (t.token_type == NULL && hs_token_set(&t.token_type, "Bearer", 6) != 0) {
+            hs_token_clear(&t);
+            return luaL_error(L, "hubsoft: out of memory");
+        }
+        if (t.has_expires_in) {
+            t.has_expires_at = 1;
+            t.expires_at = (double)hs_token_expires_at(t.expires_in, (long long)time(NULL));
+        }
+        if (adopt(L, c, &t) != 0) {
+            hs_token_clear(&t);
+            return luaL_error(L, "hubsoft: out of memory");
+        }
         store_save(L, c);
         return 0;
     }
-    if (c->resp.result == HS_T_OK &&
-        (c->resp.status == 400 || c->resp.status == 401 || c->resp.status == 403)) {
-        char msg[256], text[320];
-        const char *why = "the credentials were refused";
-        if (hs_json_decode(L, c->resp.body.data ? c->resp.body.data : "", c->resp.body.len, 0,
-                           c->resp.content_type, msg, sizeof(msg)) == 0 &&
-            lua_istable(L, -1)) {
-            lua_getfield(L, -1, "error_description");
-            if (lua_type(L, -1) != LUA_TSTRING) {
-                lua_pop(L, 1);
-                lua_getfield(L, -1, "message");
-            }
-            if (lua_type(L, -1) == LUA_TSTRING) {
-                /* scrub before the cut below, so no prefix of a secret survives */
-                size_t wl;
-                const char *w = lua_tolstring(L, -1, &wl);
-                hs_push_scrubbed(L, c, w, wl);
-                why = lua_tostring(L, -1);
-            }
-        }
-        snprintf(text, sizeof(text), "login refused: %s", why);
+    if (r->result == HS_T_OK && (r->status == 400 || r->status == 401 || r->status == 403)) {
+        char text[320];
+        const char *why = refusal_reason(L, c, r);
+        snprintf(text, sizeof(text), "login refused: %s",
+                 why ? why : "the credentials were refused");
         lua_settop(L, top);
-        return login_error(L, c, "auth", text, c->resp.status, attempts, 0);
+        return login_error(L, c, HS_K_AUTH, text, r->status, attempts);
     }
     /* transport failures and other statuses: the generic mapping */
-    call.idempotent = 1;
-    return hs_push_result(L, c, &call, attempts);
+    return hs_push_result(L, c, r, &call, attempts);
 }
 
 int hs_auth_newer_from_store(lua_State *L, hs_client *c)
 {
-    int newer = 0;
+    int newer;
     if (!store_load(L, c))
         return 0;
-    hs_push_state(L, c);
-    lua_getfield(L, -1, "token");
-    lua_getfield(L, -1, "access_token");
-    lua_getfield(L, -3, "old_token");
-    if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, "access_token");
-        newer = !lua_rawequal(L, -1, -3);
-        lua_pop(L, 1);
-    } else {
-        newer = 1;
-    }
-    lua_pop(L, 4);
-    if (!newer) { /* the store still holds the token just rejected */
-        free_lists(c);
-        hs_push_state(L, c);
-        lua_pushnil(L);
-        lua_setfield(L, -2, "token");
-        lua_pop(L, 1);
-    }
+    newer = c->old_token.access_token == NULL ||
+            strcmp(c->old_token.access_token, c->token.access_token) != 0;
+    if (!newer) /* the store still holds the token just rejected */
+        drop_token(L, c);
     return newer;
 }
 
-int hs_auth_ensure(lua_State *L, hs_client *c, int force_login)
+int hs_auth_ensure(lua_State *L, hs_client *c, int force_login, const char *for_method,
+                   const char *for_url)
 {
     int rc;
     if (!force_login) {
-        hs_push_state(L, c);
-        lua_getfield(L, -1, "token");
-        if (token_usable(L, -1)) {
-            if (c->hdr_plain == NULL) {
-                rc = adopt(L, c); /* pops the token */
-                lua_pop(L, 1);
-                if (rc != 0)
-                    return luaL_error(L, "hubsoft: out of memory");
-            } else {
-                lua_pop(L, 2);
-            }
+        if (hs_token_usable(&c->token, (long long)time(NULL))) {
+            if (c->hdr_plain == NULL && hs_token_headers(c->token.token_type, c->token.access_token,
+                                                         &c->hdr_plain, &c->hdr_json) != 0)
+                return luaL_error(L, "hubsoft: out of memory");
             return 0;
         }
-        lua_pop(L, 2);
         if (store_load(L, c))
             return 0;
         if (c->closed)
-            return hs_push_closed(L, c, "POST");
+            return hs_push_closed(L, c, for_method);
     }
-    rc = login(L, c);
+    rc = login(L, c, for_method, for_url);
     if (rc == 0 && c->closed)
         return hs_push_closed(L, c, "POST");
     return rc;
@@ -377,11 +369,9 @@ int hs_l_authenticate(lua_State *L)
         return hs_push_closed(L, c, "POST");
     if (c->busy)
         return luaL_error(L, "hubsoft: a client cannot be used from its own hook or token_store");
-    rc = hs_auth_ensure(L, c, 1);
+    rc = hs_auth_ensure(L, c, 1, "POST", NULL);
     if (rc != 0)
         return rc;
-    hs_push_state(L, c);
-    lua_getfield(L, -1, "token");
-    copy_token(L, lua_gettop(L));
+    push_token(L, &c->token);
     return 1;
 }

@@ -3,7 +3,6 @@
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "client.h"
 #include "compat.h"
@@ -27,19 +26,22 @@ static void free_str(char **p)
 /* close, __gc and __close: safe to call any number of times. */
 static void cleanup(lua_State *L, hs_client *c)
 {
-    if (c->easy != NULL) {
-        curl_easy_cleanup(c->easy);
-        c->easy = NULL;
-    }
+    hs_conn_free(c->conn);
+    c->conn = NULL;
     c->closed = 1;
-    curl_slist_free_all(c->hdr_plain);
-    curl_slist_free_all(c->hdr_json);
-    curl_slist_free_all(c->hdr_login);
+    hs_headers_free(c->hdr_plain);
+    hs_headers_free(c->hdr_json);
+    hs_headers_free(c->hdr_login);
     c->hdr_plain = c->hdr_json = c->hdr_login = NULL;
     hs_buf_free(&c->url);
     hs_buf_free(&c->url_redacted);
-    hs_buf_wipe(&c->body); /* may have held a login body */
+    hs_buf_wipe(&c->body);
     hs_buf_free(&c->body);
+    hs_buf_free(&c->login_url);
+    hs_buf_wipe(&c->login_body); /* held the password */
+    hs_buf_free(&c->login_body);
+    hs_buf_wipe(&c->scrub);
+    hs_buf_free(&c->scrub);
     hs_resp_free(&c->resp);
     free(c->parts);
     c->parts = NULL;
@@ -49,6 +51,13 @@ static void cleanup(lua_State *L, hs_client *c)
     free_str(&c->ca_file);
     free_str(&c->ca_path);
     free_str(&c->proxy);
+    hs_token_set(&c->client_id, NULL, 0); /* wipes */
+    hs_token_set(&c->client_secret, NULL, 0);
+    hs_token_set(&c->username, NULL, 0);
+    hs_token_set(&c->password, NULL, 0);
+    hs_token_clear(&c->token);
+    hs_token_clear(&c->old_token);
+    hs_secrets_clear(&c->secrets);
     if (c->state_ref != LUA_NOREF && c->state_ref != LUA_REFNIL) {
         luaL_unref(L, LUA_REGISTRYINDEX, c->state_ref);
         c->state_ref = LUA_NOREF;
@@ -111,29 +120,31 @@ static int l_new(lua_State *L)
     hs_buf_init(&c->url);
     hs_buf_init(&c->url_redacted);
     hs_buf_init(&c->body);
+    hs_buf_init(&c->login_url);
+    hs_buf_init(&c->login_body);
+    hs_buf_init(&c->scrub);
+    hs_secrets_init(&c->secrets);
     hs_resp_init(&c->resp);
     c->closed = 1; /* until fully built: a half-made client is never used */
     luaL_getmetatable(L, HS_CLIENT_MT);
     lua_setmetatable(L, -2); /* from here __gc frees whatever config parsing allocated */
     hs_config_parse(L, 1, c);
-    c->easy = curl_easy_init();
-    if (c->easy == NULL)
+    c->conn = hs_conn_new();
+    if (c->conn == NULL)
         return luaL_error(L, "hubsoft.new: could not create a libcurl handle");
-    c->rng = (unsigned long long)time(NULL) ^ (unsigned long long)(size_t)c ^ 0x9E3779B97F4A7C15ULL;
-    if (c->rng == 0)
-        c->rng = 1;
     c->closed = 0;
     return 1;
 }
 
 static const luaL_Reg methods[] = {
-    {"request", hs_l_request},  {"authenticate", hs_l_authenticate}, {"close", l_close},
-    {"is_closed", l_is_closed}, {"_prefetch", hs_l_prefetch},        {NULL, NULL},
+    {"close", l_close},
+    {"is_closed", l_is_closed},
+    {NULL, NULL},
 };
 
 void hs_client_open(lua_State *L)
 {
-    /* module table at the top */
+    /* module table at the top; hubsoft.c adds the methods of the files above */
     luaL_newmetatable(L, HS_CLIENT_MT);
     lua_newtable(L);
     hs_setfuncs(L, methods);
@@ -149,7 +160,6 @@ void hs_client_open(lua_State *L)
     lua_pushliteral(L, "hubsoft.client");
     lua_setfield(L, -2, "__name");
     lua_pop(L, 1);
-    hs_prefetch_open(L);
     lua_pushcfunction(L, l_new);
     lua_setfield(L, -2, "new");
 }

@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client.h"
 #include "compat.h"
+#include "transport.h"
 #include "urlenc.h"
 
 static const char *const known_keys[] = {
@@ -28,6 +30,8 @@ static char *dup_str(lua_State *L, const char *s)
     return p;
 }
 
+/* The string config[key], or NULL when absent. A string is left on the stack
+ * (the caller copies it, then pops it): nothing else may hold it. */
 static const char *opt_string(lua_State *L, int idx, const char *key)
 {
     const char *s;
@@ -42,8 +46,7 @@ static const char *opt_string(lua_State *L, int idx, const char *key)
     s = lua_tostring(L, -1);
     if (s[0] == '\0')
         luaL_error(L, "hubsoft.new: config.%s must not be empty", key);
-    lua_pop(L, 1); /* still referenced by the config table */
-    return s;
+    return s; /* left on the stack: a config with __index may have made it up */
 }
 
 static int opt_bool(lua_State *L, int idx, const char *key, int dflt)
@@ -80,9 +83,11 @@ static double opt_number(lua_State *L, int idx, const char *key, double dflt, do
     return v;
 }
 
-/* Copy a credential into the state table (at state_idx) as a string. */
-static int copy_cred(lua_State *L, int cfg, int state_idx, const char *key, int allow_number)
+/* Copy a credential into *dst (C memory, wiped when the client is freed). */
+static int copy_cred(lua_State *L, int cfg, char **dst, const char *key, int allow_number)
 {
+    size_t n;
+    const char *v;
     lua_getfield(L, cfg, key);
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
@@ -92,20 +97,23 @@ static int copy_cred(lua_State *L, int cfg, int state_idx, const char *key, int 
         luaL_error(L, "hubsoft.new: config.%s must be a string (got %s)", key,
                    luaL_typename(L, -1));
     if (lua_type(L, -1) == LUA_TNUMBER) {
-        lua_Number n = lua_tonumber(L, -1);
+        lua_Number num = lua_tonumber(L, -1);
         char tmp[32];
-        if (!(n == floor(n) && n >= 0 && n <= 9007199254740992.0))
+        if (!(num == floor(num) && num >= 0 && num <= 9007199254740992.0))
             luaL_error(L,
                        "hubsoft.new: config.%s must be a string or a whole number "
                        "from 0 to 2^53",
                        key);
         lua_pop(L, 1);
-        snprintf(tmp, sizeof(tmp), "%.0f", (double)n);
+        snprintf(tmp, sizeof(tmp), "%.0f", (double)num);
         lua_pushstring(L, tmp);
     }
-    if (hs_rawlen(L, -1) == 0)
+    v = lua_tolstring(L, -1, &n);
+    if (n == 0)
         luaL_error(L, "hubsoft.new: config.%s must not be empty", key);
-    lua_setfield(L, state_idx, key);
+    if (hs_token_set(dst, v, n) != 0)
+        luaL_error(L, "hubsoft.new: out of memory");
+    lua_pop(L, 1);
     return 1;
 }
 
@@ -156,36 +164,37 @@ void hs_config_parse(lua_State *L, int cfg, hs_client *c)
         c->base_url[--len] = '\0';
     lua_pop(L, 1);
 
-    /* state table: credentials, token, hooks (secrets stay in Lua memory) */
+    /* credentials and the token in C memory; the state table holds only
+     * what stays Lua (the token_store and on_request functions) */
     lua_newtable(L);
     state = lua_gettop(L);
-    ncreds = copy_cred(L, cfg, state, "client_id", 1);
-    ncreds += copy_cred(L, cfg, state, "client_secret", 0);
-    ncreds += copy_cred(L, cfg, state, "username", 0);
-    ncreds += copy_cred(L, cfg, state, "password", 0);
+    ncreds = copy_cred(L, cfg, &c->client_id, "client_id", 1);
+    ncreds += copy_cred(L, cfg, &c->client_secret, "client_secret", 0);
+    ncreds += copy_cred(L, cfg, &c->username, "username", 0);
+    ncreds += copy_cred(L, cfg, &c->password, "password", 0);
     if (ncreds != 0 && ncreds != 4) {
         static const char *const names[] = {"client_id", "client_secret", "username", "password"};
+        const char *const have[] = {c->client_id, c->client_secret, c->username, c->password};
         int i;
-        for (i = 0; i < 4; i++) {
-            lua_getfield(L, state, names[i]);
-            if (lua_isnil(L, -1))
+        for (i = 0; i < 4; i++)
+            if (have[i] == NULL)
                 luaL_error(L,
                            "hubsoft.new: config.%s is required when any of client_id, "
                            "client_secret, username, password is given",
                            names[i]);
-            lua_pop(L, 1);
-        }
     }
     c->has_creds = ncreds == 4;
 
     s = opt_string(L, cfg, "access_token");
     if (s != NULL) {
-        lua_createtable(L, 0, 2);
-        lua_pushstring(L, s);
-        lua_setfield(L, -2, "access_token");
-        lua_pushliteral(L, "Bearer");
-        lua_setfield(L, -2, "token_type");
-        lua_setfield(L, state, "token");
+        size_t tl = hs_rawlen(L, -1);
+        if (!hs_token_sendable(s, tl, NULL, 0))
+            luaL_error(L, "hubsoft.new: config.access_token must not contain control "
+                          "characters (CR, LF, NUL...): it goes into a header");
+        if (hs_token_set(&c->token.access_token, s, tl) != 0 ||
+            hs_token_set(&c->token.token_type, "Bearer", 6) != 0)
+            luaL_error(L, "hubsoft.new: out of memory");
+        lua_pop(L, 1);
     }
 
     lua_getfield(L, cfg, "token_store");
@@ -202,16 +211,13 @@ void hs_config_parse(lua_State *L, int cfg, hs_client *c)
                           "save(token)");
         lua_pop(L, 2);
         lua_setfield(L, state, "store");
+        c->has_store = 1;
     } else {
         lua_pop(L, 1);
     }
-    if (!c->has_creds && s == NULL) {
-        lua_getfield(L, state, "store");
-        if (lua_isnil(L, -1))
-            luaL_error(L, "hubsoft.new: config needs client_id, client_secret, username and "
-                          "password, or an access_token, or a token_store");
-        lua_pop(L, 1);
-    }
+    if (!c->has_creds && s == NULL && !c->has_store)
+        luaL_error(L, "hubsoft.new: config needs client_id, client_secret, username and "
+                      "password, or an access_token, or a token_store");
 
     lua_getfield(L, cfg, "on_request");
     if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
@@ -225,30 +231,37 @@ void hs_config_parse(lua_State *L, int cfg, hs_client *c)
     ctimeout = opt_number(L, cfg, "connect_timeout", 10, 0.001, 86400);
     if (ctimeout > timeout)
         ctimeout = timeout; /* the contract: a larger value is capped by timeout */
-    c->timeout_ms = (long)ceil(timeout * 1000);
-    c->connect_timeout_ms = (long)ceil(ctimeout * 1000);
+    c->set.timeout_ms = (long)ceil(timeout * 1000);
+    c->set.connect_timeout_ms = (long)ceil(ctimeout * 1000);
     {
-        double r = opt_number(L, cfg, "retries", 2, 0, 10);
+        double r = opt_number(L, cfg, "retries", 2, 0, 10), delay, max_delay;
         if (r != floor(r))
             luaL_error(L, "hubsoft.new: config.retries must be a whole number");
-        c->retries = (int)r;
+        delay = opt_number(L, cfg, "retry_delay", 0.25, 0, 60);
+        max_delay = opt_number(L, cfg, "retry_max_delay", 8, 0, 600);
+        hs_retry_init(&c->policy, (int)r, delay, max_delay,
+                      (unsigned long long)time(NULL) ^ (unsigned long long)(size_t)c ^
+                          0x9E3779B97F4A7C15ULL);
     }
-    c->verify_tls = opt_bool(L, cfg, "verify_tls", 1);
+    c->set.verify_tls = opt_bool(L, cfg, "verify_tls", 1);
     c->keep_nulls = opt_bool(L, cfg, "keep_nulls", 0);
-    c->compress = opt_bool(L, cfg, "compress", 1);
-    c->max_body = (size_t)opt_number(L, cfg, "max_response_size", 64.0 * 1024 * 1024, 1024,
-                                     4.0 * 1024 * 1024 * 1024);
-    c->retry_delay = opt_number(L, cfg, "retry_delay", 0.25, 0, 60);
-    c->retry_max_delay = opt_number(L, cfg, "retry_max_delay", 8, 0, 600);
+    c->set.compress = opt_bool(L, cfg, "compress", 1);
+    c->set.max_body = (size_t)opt_number(L, cfg, "max_response_size", 64.0 * 1024 * 1024, 1024,
+                                         4.0 * 1024 * 1024 * 1024);
 
-    if ((s = opt_string(L, cfg, "ca_file")) != NULL)
+    if ((s = opt_string(L, cfg, "ca_file")) != NULL) {
         c->ca_file = dup_str(L, s);
-    if ((s = opt_string(L, cfg, "ca_path")) != NULL)
+        lua_pop(L, 1);
+    }
+    if ((s = opt_string(L, cfg, "ca_path")) != NULL) {
         c->ca_path = dup_str(L, s);
+        lua_pop(L, 1);
+    }
     if ((s = opt_string(L, cfg, "proxy")) != NULL) {
         if (strchr(s, '@') != NULL)
             luaL_error(L, "hubsoft.new: config.proxy must not contain credentials");
         c->proxy = dup_str(L, s);
+        lua_pop(L, 1);
     }
     if ((s = opt_string(L, cfg, "user_agent")) != NULL) {
         size_t i;
@@ -256,10 +269,20 @@ void hs_config_parse(lua_State *L, int cfg, hs_client *c)
             if ((unsigned char)s[i] < 0x20)
                 luaL_error(L, "hubsoft.new: config.user_agent must not contain control characters");
         c->user_agent = dup_str(L, s);
+        lua_pop(L, 1);
     } else {
         c->user_agent = dup_str(L, "lua-hubsoft/" HUBSOFT_VERSION);
     }
-    if (!c->verify_tls)
+    c->set.user_agent = c->user_agent;
+    c->set.ca_file = c->ca_file;
+    c->set.ca_path = c->ca_path;
+    c->set.proxy = c->proxy;
+    /* the login's URL, built once: a login never touches a request's buffers */
+    if (hs_buf_adds(&c->login_url, c->base_url) != 0 ||
+        hs_buf_adds(&c->login_url, "/oauth/token") != 0 || hs_buf_cstr(&c->login_url) != 0)
+        luaL_error(L, "hubsoft.new: out of memory");
+    hs_secrets_refresh(L, c);
+    if (!c->set.verify_tls)
         fprintf(stderr, "lua-hubsoft: WARNING: verify_tls = false: TLS certificates are not "
                         "checked, anyone on the path can read the password and tokens\n");
 }

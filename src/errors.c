@@ -9,119 +9,50 @@
 
 static const char key_error_mt = 'e';
 
-/* Push the client's current secrets (password, client_secret, tokens) as
- * strings; returns how many were pushed. */
-/* Keep the string at the top as a secret, and its URL-encoded form too when
- * that differs (a secret sent as a query value shows up encoded in URLs).
- * Returns how many strings it left on the stack. */
-static int keep_secret(lua_State *L)
+/* Keep the string at the top of the stack as a secret (popped). */
+static void add_secret_str(lua_State *L, hs_client *c, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n, i;
-    const char *s;
-    int changed = 0;
-    luaL_Buffer b;
-    if (lua_type(L, -1) != LUA_TSTRING || hs_rawlen(L, -1) < 4) {
-        lua_pop(L, 1);
-        return 0;
-    }
-    s = lua_tolstring(L, -1, &n);
-    luaL_buffinit(L, &b); /* a Lua buffer: an error here cannot leak it */
-    for (i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            luaL_addchar(&b, (char)ch);
-        } else {
-            luaL_addchar(&b, '%');
-            luaL_addchar(&b, hex[ch >> 4]);
-            luaL_addchar(&b, hex[ch & 15]);
-            changed = 1;
-        }
-    }
-    luaL_pushresult(&b);
-    if (changed)
-        return 2;
-    lua_pop(L, 1);
-    return 1;
+    if (s != NULL && hs_secrets_add(&c->secrets, s, strlen(s)) != 0)
+        luaL_error(L, "hubsoft: out of memory");
 }
 
-static int keep_token(lua_State *L, int state, const char *field)
+void hs_secrets_refresh(lua_State *L, hs_client *c)
 {
-    int n = 0, tok;
-    lua_getfield(L, state, field);
-    tok = lua_gettop(L);
-    if (lua_istable(L, tok)) {
-        lua_getfield(L, tok, "access_token");
-        n += keep_secret(L);
-        lua_getfield(L, tok, "refresh_token");
-        n += keep_secret(L);
-    }
-    lua_remove(L, tok);
-    return n;
-}
-
-static int push_secrets(lua_State *L, hs_client *c)
-{
-    int state, n = 0;
-    if (c == NULL || c->state_ref == LUA_NOREF || c->state_ref == LUA_REFNIL)
-        return 0;
-    luaL_checkstack(L, 20, "hubsoft: scrubbing secrets");
-    hs_push_state(L, c);
-    state = lua_gettop(L);
-    lua_getfield(L, state, "password");
-    n += keep_secret(L);
-    lua_getfield(L, state, "client_secret");
-    n += keep_secret(L);
-    n += keep_token(L, state, "token");
-    n += keep_token(L, state, "old_token");
-    lua_remove(L, state);
-    return n;
+    hs_secrets_clear(&c->secrets);
+    add_secret_str(L, c, c->password);
+    add_secret_str(L, c, c->client_secret);
+    add_secret_str(L, c, c->token.access_token);
+    add_secret_str(L, c, c->token.refresh_token);
+    add_secret_str(L, c, c->old_token.access_token);
+    add_secret_str(L, c, c->old_token.refresh_token);
 }
 
 void hs_push_scrubbed(lua_State *L, hs_client *c, const char *s, size_t len)
 {
-    int n, i, base;
-    luaL_Buffer b;
-    size_t pos = 0;
     if (s == NULL) {
         lua_pushnil(L);
         return;
     }
-    n = push_secrets(L, c);
-    if (n == 0) {
+    if (c == NULL || c->secrets.n == 0) {
         lua_pushlstring(L, s, len);
         return;
     }
-    base = lua_gettop(L) - n + 1;
-    luaL_buffinit(L, &b);
-    while (pos < len) {
-        size_t best = len, bestlen = 0;
-        for (i = 0; i < n; i++) {
-            size_t sl;
-            const char *sec = lua_tolstring(L, base + i, &sl);
-            const char *hit = NULL;
-            size_t k;
-            for (k = pos; k + sl <= len; k++)
-                if (s[k] == sec[0] && memcmp(s + k, sec, sl) == 0) {
-                    hit = s + k;
-                    break;
-                }
-            if (hit != NULL &&
-                ((size_t)(hit - s) < best || ((size_t)(hit - s) == best && sl > bestlen))) {
-                best = (size_t)(hit - s);
-                bestlen = sl;
-            }
-        }
-        luaL_addlstring(&b, s + pos, best - pos);
-        if (bestlen == 0)
-            break;
-        luaL_addstring(&b, "***");
-        pos = best + bestlen;
+    hs_buf_clear(&c->scrub);
+    if (hs_scrub(&c->secrets, s, len, &c->scrub) != 0) {
+        hs_buf_wipe(&c->scrub);
+        luaL_error(L, "hubsoft: out of memory");
     }
-    luaL_pushresult(&b);
-    lua_replace(L, base);
-    lua_settop(L, base);
+    lua_pushlstring(L, c->scrub.data ? c->scrub.data : "", c->scrub.len);
+}
+
+/* Our own words (kind, method): never a secret, not scrubbed, so
+ * a short password cannot garble them. */
+static void set_plain(lua_State *L, const char *k, const char *v)
+{
+    if (v == NULL)
+        return;
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
 }
 
 static void set_str(lua_State *L, hs_client *c, const char *k, const char *v)
@@ -167,15 +98,15 @@ int hs_push_error(lua_State *L, hs_client *c, const hs_errinfo *e)
         errors_idx = lua_gettop(L) + errors_idx + 1;
     lua_pushnil(L);
     lua_createtable(L, 0, 10);
-    set_str(L, c, "kind", e->kind);
-    set_str(L, c, "message", e->message ? e->message : e->kind);
+    set_plain(L, "kind", hs_kind_name(e->kind));
+    set_str(L, c, "message", e->message ? e->message : hs_kind_name(e->kind));
     if (e->status > 0) {
         hs_pushint(L, e->status);
         lua_setfield(L, -2, "status");
     }
-    set_str(L, c, "method", e->method);
+    set_plain(L, "method", e->method);
     set_str(L, c, "url", e->url);
-    set_str(L, c, "field", e->field);
+    set_str(L, c, "field", e->field); /* may be a query key the caller wrote */
     lua_pushboolean(L, e->retryable);
     lua_setfield(L, -2, "retryable");
     hs_pushint(L, e->attempts);
@@ -187,6 +118,29 @@ int hs_push_error(lua_State *L, hs_client *c, const hs_errinfo *e)
     hs_rawgetp(L, &key_error_mt);
     lua_setmetatable(L, -2);
     return 2;
+}
+
+int hs_push_simple_error(lua_State *L, hs_client *c, hs_kind kind, const char *message,
+                         const char *method, const char *url)
+{
+    hs_errinfo e;
+    memset(&e, 0, sizeof(e));
+    e.kind = kind;
+    e.message = message;
+    e.method = method;
+    e.url = url;
+    return hs_push_error(L, c, &e);
+}
+
+int hs_push_closed(lua_State *L, hs_client *c, const char *method)
+{
+    return hs_push_simple_error(L, c, HS_K_CLOSED, "the client was closed", method, NULL);
+}
+
+int hs_push_interrupted(lua_State *L, hs_client *c, const char *method)
+{
+    return hs_push_simple_error(L, c, HS_K_NETWORK, "interrupted", method,
+                                c != NULL && c->url_redacted.len ? c->url_redacted.data : NULL);
 }
 
 static int err_tostring(lua_State *L)

@@ -1,5 +1,4 @@
 /* luaopen_hubsoft_core: the only exported symbol. */
-#include <curl/curl.h>
 #include <lauxlib.h>
 
 #include "client.h"
@@ -17,6 +16,13 @@ static const luaL_Reg funcs[] = {
     {NULL, NULL},
 };
 
+static const luaL_Reg methods[] = {
+    {"request", hs_l_request},
+    {"authenticate", hs_l_authenticate},
+    {"_prefetch", hs_l_prefetch},
+    {NULL, NULL},
+};
+
 #if defined(__GNUC__)
 #define HS_EXPORT __attribute__((visibility("default")))
 #else
@@ -29,15 +35,22 @@ int luaopen_hubsoft_core(lua_State *L)
 {
     /* libcurl's global init is not thread-safe before 7.84; it is refcounted,
      * and a host (nginx, Asterisk) that already did it is not disturbed. */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    if (hs_transport_global_init() != 0)
         return luaL_error(L, "hubsoft: libcurl initialisation failed");
     hs_json_open(L);
     hs_errors_open(L);
     lua_newtable(L);
     hs_setfuncs(L, funcs);
     hs_client_open(L);
+    /* the methods of the files above client.c (which calls none of them) */
+    lua_getfield(L, -1, "methods");
+    hs_setfuncs(L, methods);
+    lua_pop(L, 1);
+    hs_prefetch_open(L);
     lua_pushliteral(L, HUBSOFT_VERSION);
     lua_setfield(L, -2, "VERSION");
+    hs_pushint(L, HS_TOKEN_MARGIN); /* the one definition, for file_token_store */
+    lua_setfield(L, -2, "TOKEN_MARGIN");
     lua_pushlightuserdata(L, NULL); /* == cjson.null */
     lua_setfield(L, -2, "null");
     return 1;

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "compat.h"
+#include "jsontext.h"
 
 const char hs_key_array_mt = 'a';
 const char hs_key_object_mt = 'o';
@@ -16,64 +17,24 @@ const char hs_key_cjson = 'c';
 
 /* ------------------------------------------------------------------ encode */
 
-static int add_string(hs_buf *out, const char *s, size_t len)
+/* The JSON text of the number at idx into tmp; its length, or -1 for NaN
+ * and infinities. */
+static int format_number(lua_State *L, int idx, char tmp[HS_JSON_NUM_MAX])
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t i, run = 0;
-    if (hs_buf_reserve(out, len + 2) != 0 || hs_buf_addc(out, '"') != 0)
-        return -1;
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char u[6];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        if (hs_buf_add(out, s + run, i - run) != 0)
-            return -1;
-        switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        default:
-            memcpy(u, "\\u00", 4);
-            u[4] = hex[c >> 4];
-            u[5] = hex[c & 15];
-            if (hs_buf_add(out, u, 6) != 0)
-                return -1;
-        }
-        if (esc != NULL && hs_buf_adds(out, esc) != 0)
-            return -1;
-        run = i + 1;
-    }
-    if (hs_buf_add(out, s + run, len - run) != 0)
-        return -1;
-    return hs_buf_addc(out, '"');
+#if HS_HAVE_INTEGERS
+    if (lua_isinteger(L, idx))
+        return snprintf(tmp, HS_JSON_NUM_MAX, "%lld", (long long)lua_tointeger(L, idx));
+#endif
+    return hs_json_format_double((double)lua_tonumber(L, idx), tmp);
 }
 
 static int add_number(lua_State *L, int idx, hs_buf *out)
 {
-    char tmp[64];
-    int n;
-#if HS_HAVE_INTEGERS
-    if (lua_isinteger(L, idx)) {
-        n = snprintf(tmp, sizeof(tmp), "%lld", (long long)lua_tointeger(L, idx));
-        return hs_buf_add(out, tmp, (size_t)n);
-    }
-#endif
-    {
-        double d = (double)lua_tonumber(L, idx);
-        if (isnan(d) || isinf(d))
-            return 1;
-        if (d == floor(d) && fabs(d) < 9007199254740992.0)
-            n = snprintf(tmp, sizeof(tmp), "%.0f", d);
-        else
-            n = snprintf(tmp, sizeof(tmp), "%.17g", d);
-        return hs_buf_add(out, tmp, (size_t)n);
-    }
+    char tmp[HS_JSON_NUM_MAX];
+    int n = format_number(L, idx, tmp);
+    if (n < 0)
+        return 1;
+    return hs_buf_add(out, tmp, (size_t)n);
 }
 
 /* 1 array, 0 object, -1 unencodable keys */
@@ -136,8 +97,9 @@ static void set_where_key(lua_State *L, int kidx, char *where, size_t wherelen)
     if (lua_type(L, kidx) == LUA_TSTRING) {
         prepend_where(where, wherelen, lua_tostring(L, kidx), 0);
     } else if (lua_type(L, kidx) == LUA_TNUMBER) {
-        char num[32];
-        snprintf(num, sizeof(num), "%.0f", (double)lua_tonumber(L, kidx));
+        char num[HS_JSON_NUM_MAX];
+        if (format_number(L, kidx, num) < 0)
+            snprintf(num, sizeof(num), "nan");
         prepend_where(where, wherelen, num, 1);
     }
 }
@@ -181,10 +143,14 @@ static const char *encode_table(lua_State *L, int idx, hs_buf *out, int depth, c
             size_t klen;
             const char *k;
             if (kt == LUA_TNUMBER) {
-                char tmp[64];
-                lua_Number kn = lua_tonumber(L, -2);
-                int m = (kn == floor(kn)) ? snprintf(tmp, sizeof(tmp), "%.0f", (double)kn)
-                                          : snprintf(tmp, sizeof(tmp), "%.17g", (double)kn);
+                /* the text a number value gets: 1e300 is 1e+300, never 301
+                 * digits formatted into (and read past) a small buffer */
+                char tmp[HS_JSON_NUM_MAX];
+                int m = format_number(L, lua_gettop(L) - 1, tmp);
+                if (m < 0) {
+                    lua_pop(L, 2);
+                    return "has a NaN or infinite key";
+                }
                 lua_pushlstring(L, tmp, (size_t)m);
             } else if (kt == LUA_TSTRING) {
                 lua_pushvalue(L, -2);
@@ -193,7 +159,7 @@ static const char *encode_table(lua_State *L, int idx, hs_buf *out, int depth, c
                 return "has a key that is neither a string nor a number";
             }
             k = lua_tolstring(L, -1, &klen);
-            if ((!first && hs_buf_addc(out, ',') != 0) || add_string(out, k, klen) != 0 ||
+            if ((!first && hs_buf_addc(out, ',') != 0) || hs_json_add_string(out, k, klen) != 0 ||
                 hs_buf_addc(out, ':') != 0) {
                 lua_pop(L, 3);
                 return "out of memory";
@@ -227,7 +193,7 @@ static const char *encode_value(lua_State *L, int idx, hs_buf *out, int depth, c
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
-        return add_string(out, s, len) ? "out of memory" : NULL;
+        return hs_json_add_string(out, s, len) ? "out of memory" : NULL;
     }
     case LUA_TLIGHTUSERDATA:
         if (lua_touserdata(L, idx) == NULL) /* cjson.null == hubsoft.null */
@@ -247,69 +213,6 @@ const char *hs_json_encode(lua_State *L, int idx, hs_buf *out, char *where, size
 }
 
 /* ------------------------------------------------------------------ decode */
-
-size_t hs_utf8_valid_prefix(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n, k;
-        unsigned int cp;
-        if (c < 0x80) {
-            /* JSON is mostly ASCII: skip it eight bytes at a time */
-            i++;
-            while (i + 8 <= len) {
-                uint64_t w;
-                memcpy(&w, s + i, 8);
-                if (w & 0x8080808080808080ULL)
-                    break;
-                i += 8;
-            }
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return i;
-        }
-        if (len - i <= n)
-            return i;
-        for (k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return i;
-        i += n + 1;
-    }
-    return len;
-}
-
-int hs_latin1_to_utf8(hs_buf *out, const unsigned char *s, size_t len)
-{
-    size_t i;
-    if (hs_buf_reserve(out, len * 2) != 0)
-        return -1;
-    for (i = 0; i < len; i++) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            out->data[out->len++] = (char)c;
-        } else {
-            out->data[out->len++] = (char)(0xC0 | (c >> 6));
-            out->data[out->len++] = (char)(0x80 | (c & 0x3F));
-        }
-    }
-    return 0;
-}
 
 static void normalize(lua_State *L, int keep_nulls, int depth);
 

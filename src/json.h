@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "jsontext.h"
 
 #define HS_JSON_MAX_DEPTH 128
 
@@ -24,11 +25,6 @@ const char *hs_json_encode(lua_State *L, int idx, hs_buf *out, char *where, size
  * nothing and returns a message (in `msg`, at most msglen bytes). 0 on success. */
 int hs_json_decode(lua_State *L, const char *s, size_t len, int keep_nulls,
                    const char *content_type, char *msg, size_t msglen);
-
-/* Length of the valid UTF-8 prefix (== len when all valid). Plain C. */
-size_t hs_utf8_valid_prefix(const unsigned char *s, size_t len);
-/* Re-encode Latin-1 bytes as UTF-8 into out. Plain C. */
-int hs_latin1_to_utf8(hs_buf *out, const unsigned char *s, size_t len);
 
 void hs_json_open(lua_State *L); /* loads cjson, creates the marker metatables */
 int hs_l_array(lua_State *L);

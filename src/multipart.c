@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "transport.h"
+#include "transport_curl.h"
 
 static const struct {
     const char *ext;

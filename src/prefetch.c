@@ -22,20 +22,19 @@
 enum { SLOT_FREE = 0, SLOT_RUNNING, SLOT_DONE };
 
 typedef struct pf_slot {
-    CURL *easy;
+    hs_conn *conn;
     int state;
     int id;
     hs_resp resp;
     hs_buf url, url_redacted, body;
-    struct curl_slist *headers;
+    hs_headers *headers;
     char method[8];
     hs_call call;
     hs_req req;
-    int path_ref, opts_ref; /* kept to repeat the request on the ordinary path */
 } pf_slot;
 
 typedef struct hs_prefetch {
-    CURLM *multi;
+    hs_multi *multi;
     int n;
     int next_id;
     int closed;
@@ -44,17 +43,14 @@ typedef struct hs_prefetch {
     pf_slot slots[HS_PREFETCH_MAX];
 } hs_prefetch;
 
-static void slot_release(lua_State *L, hs_prefetch *p, pf_slot *s)
+static void slot_release(hs_prefetch *p, pf_slot *s)
 {
     if (s->state == SLOT_RUNNING && p->multi != NULL)
-        curl_multi_remove_handle(p->multi, s->easy);
+        hs_multi_cancel(p->multi, s->conn);
     s->state = SLOT_FREE;
     s->id = 0;
-    curl_slist_free_all(s->headers);
+    hs_headers_free(s->headers);
     s->headers = NULL;
-    luaL_unref(L, LUA_REGISTRYINDEX, s->path_ref);
-    luaL_unref(L, LUA_REGISTRYINDEX, s->opts_ref);
-    s->path_ref = s->opts_ref = LUA_NOREF;
 }
 
 static void prefetch_cleanup(lua_State *L, hs_prefetch *p)
@@ -65,17 +61,15 @@ static void prefetch_cleanup(lua_State *L, hs_prefetch *p)
     p->closed = 1;
     for (i = 0; i < p->n; i++) {
         pf_slot *s = &p->slots[i];
-        slot_release(L, p, s); /* cancels a transfer still in flight */
-        if (s->easy != NULL)
-            curl_easy_cleanup(s->easy);
-        s->easy = NULL;
+        slot_release(p, s); /* cancels a transfer still in flight */
+        hs_conn_free(s->conn);
+        s->conn = NULL;
         hs_resp_free(&s->resp);
         hs_buf_free(&s->url);
         hs_buf_free(&s->url_redacted);
         hs_buf_free(&s->body);
     }
-    if (p->multi != NULL)
-        curl_multi_cleanup(p->multi);
+    hs_multi_free(p->multi);
     p->multi = NULL;
     luaL_unref(L, LUA_REGISTRYINDEX, p->client_ref);
     p->client_ref = LUA_NOREF;
@@ -100,39 +94,15 @@ static int l_close(lua_State *L)
     return 1;
 }
 
-static struct curl_slist *copy_list(const struct curl_slist *l)
-{
-    struct curl_slist *out = NULL, *n;
-    for (; l != NULL; l = l->next) {
-        n = curl_slist_append(out, l->data);
-        if (n == NULL) {
-            curl_slist_free_all(out);
-            return NULL;
-        }
-        out = n;
-    }
-    return out;
-}
-
-/* Collect finished transfers; non-blocking. */
+/* Move the transfers on and mark the finished ones; non-blocking. */
 static void drive(hs_prefetch *p)
 {
-    int running = 0, left = 0;
-    CURLMsg *msg;
-    curl_multi_perform(p->multi, &running);
-    while ((msg = curl_multi_info_read(p->multi, &left)) != NULL) {
-        int i;
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        for (i = 0; i < p->n; i++) {
-            pf_slot *s = &p->slots[i];
-            if (s->state == SLOT_RUNNING && s->easy == msg->easy_handle) {
-                hs_transport_finish(s->easy, msg->data.result, &s->resp);
-                curl_multi_remove_handle(p->multi, s->easy);
-                s->state = SLOT_DONE;
-                break;
-            }
-        }
+    int i;
+    hs_multi_drive(p->multi);
+    for (i = 0; i < p->n; i++) {
+        pf_slot *s = &p->slots[i];
+        if (s->state == SLOT_RUNNING && !hs_conn_running(s->conn))
+            s->state = SLOT_DONE;
     }
 }
 
@@ -151,6 +121,17 @@ static int l_add(lua_State *L)
     if (!lua_isnoneornil(L, 4))
         luaL_checktype(L, 4, LUA_TTABLE);
     lua_settop(L, 4);
+    /* read the options first: an __index may run any code, close the client
+     * or the prefetch; nothing of ours has changed yet */
+    if (lua_istable(L, 4)) {
+        lua_getfield(L, 4, "query");
+        lua_getfield(L, 4, "json");
+    } else {
+        lua_pushnil(L);
+        lua_pushnil(L);
+    }
+    /* 5 query, 6 json */
+    c = p->c;
     if (p->closed || c == NULL || c->closed)
         return hs_push_closed(L, c, m);
     if (c->busy)
@@ -172,16 +153,8 @@ static int l_add(lua_State *L)
     if (strcmp(s->method, "GET") != 0 && strcmp(s->method, "POST") != 0)
         return luaL_error(L, "hubsoft: prefetch is for reads (GET or a querying POST)");
     s->call.method = s->method;
-    s->call.idempotent = 1;
+    s->call.cls = HS_RETRY_READ;
 
-    if (lua_istable(L, 4)) {
-        lua_getfield(L, 4, "query");
-        lua_getfield(L, 4, "json");
-    } else {
-        lua_pushnil(L);
-        lua_pushnil(L);
-    }
-    /* 5 query, 6 json */
     if ((bad = hs_build_url(L, c, &s->url, &s->url_redacted, path, plen, 5, &qfield)) != NULL)
         return luaL_error(L, "hubsoft: prefetch: query.%s: %s", qfield, bad);
     hs_buf_clear(&s->body);
@@ -192,27 +165,26 @@ static int l_add(lua_State *L)
         s->call.body = s->body.data ? s->body.data : "";
         s->call.body_len = s->body.len;
     }
-    if ((rc = hs_auth_ensure(L, c, 0)) != 0)
+    s->call.url = s->url.data;
+    s->call.url_redacted = s->url_redacted.data;
+    if ((rc = hs_auth_ensure(L, c, 0, s->method, s->url_redacted.data)) != 0)
         return rc;
-    if (c->closed)
-        return hs_push_closed(L, c, s->method);
-    s->headers = copy_list(s->call.body ? c->hdr_json : c->hdr_plain);
+    /* a login ran hooks and the token_store: either may have closed the
+     * client or this prefetch (whose slots are then freed) */
+    if (p->closed || c->closed)
+        return hs_push_closed(L, p->c, s->method);
+    s->headers = hs_headers_copy(s->call.body ? c->hdr_json : c->hdr_plain);
     if (s->headers == NULL)
         return luaL_error(L, "hubsoft: out of memory");
     s->call.headers = s->headers;
-    if (s->easy == NULL && (s->easy = curl_easy_init()) == NULL)
+    if (s->conn == NULL && (s->conn = hs_conn_new()) == NULL)
         return luaL_error(L, "hubsoft: could not create a libcurl handle");
-    hs_req_from_client(&s->req, c, &s->call, s->url.data);
-    if (hs_transport_setup(s->easy, &s->req, &s->resp) != 0 ||
-        curl_multi_add_handle(p->multi, s->easy) != CURLM_OK) {
-        curl_slist_free_all(s->headers);
+    hs_call_req(&s->req, &c->set, &s->call);
+    if (hs_multi_start(p->multi, s->conn, &s->req, &s->resp) != 0) {
+        hs_headers_free(s->headers);
         s->headers = NULL;
         return luaL_error(L, "hubsoft: prefetch: could not start the transfer");
     }
-    lua_pushvalue(L, 3);
-    s->path_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_pushvalue(L, 4);
-    s->opts_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     s->state = SLOT_RUNNING;
     s->id = ++p->next_id;
     drive(p); /* send it now: the server starts working while the caller does */
@@ -235,10 +207,13 @@ static pf_slot *finished_slot(lua_State *L, hs_prefetch *p)
         }
     if (s == NULL)
         luaL_error(L, "hubsoft: prefetch: no transfer %d in flight", (int)id);
+    hs_intr_arm(&p->c->intr, L);
     while (s->state == SLOT_RUNNING) {
         drive(p);
         if (s->state == SLOT_RUNNING)
-            curl_multi_poll(p->multi, NULL, 0, 1000, NULL);
+            hs_multi_wait(p->multi, 1000); /* a signal ends it early */
+        if (hs_intr_check(&p->c->intr))
+            return NULL; /* the transfer goes on; close() or the next wait ends it */
     }
     return s;
 }
@@ -250,9 +225,18 @@ static int l_await(lua_State *L)
     hs_prefetch *p = check_prefetch(L);
     if (p->closed || p->c == NULL || p->c->closed)
         return hs_push_closed(L, p->c, "GET");
-    finished_slot(L, p);
+    if (finished_slot(L, p) == NULL)
+        return hs_push_interrupted(L, p->c, "GET");
     lua_pushboolean(L, 1);
     return 1;
+}
+
+/* Copy a buffer's bytes into another (the client's, for the fallback). */
+static void copy_buf(lua_State *L, hs_buf *dst, const hs_buf *src)
+{
+    hs_buf_clear(dst);
+    if (hs_buf_add(dst, src->data ? src->data : "", src->len) != 0 || hs_buf_cstr(dst) != 0)
+        luaL_error(L, "hubsoft: out of memory");
 }
 
 /* pf:wait(id) -> decoded body, or nil, err */
@@ -262,54 +246,50 @@ static int l_wait(lua_State *L)
     hs_client *c = p->c;
     pf_slot *s;
     double delay = 0;
-    int i, fallback, top;
+    int i, refused;
+    char method[8];
+    hs_call call;
 
     if (p->closed || c == NULL || c->closed)
         return hs_push_closed(L, c, "GET");
     s = finished_slot(L, p);
-    hs_call_hook(L, c, &s->resp, &s->url_redacted, s->method, 1);
-    if (c->closed) {
-        slot_release(L, p, s);
-        return hs_push_closed(L, c, s->method);
+    if (s == NULL)
+        return hs_push_interrupted(L, c, "GET");
+    hs_call_hook(L, c, &s->resp, s->url_redacted.data, s->method, 1);
+    if (p->closed || c->closed) { /* the hook closed one: the slot is no longer ours */
+        if (!p->closed)
+            slot_release(p, s);
+        return hs_push_closed(L, p->c, "GET"); /* NULL once the prefetch let go of it */
     }
-    fallback = (s->resp.result == HS_T_OK && s->resp.status == 401) ||
-               hs_should_retry(c, &s->resp, &s->call, 1, &delay);
-    if (!fallback) {
-        i = hs_push_result_of(L, c, &s->resp, s->url_redacted.data, &s->call, 1);
-        slot_release(L, p, s);
+    refused = s->resp.result == HS_T_OK && s->resp.status == 401;
+    if (!refused && !hs_retry_decide(&c->policy, &s->resp, HS_RETRY_READ, 1, &delay)) {
+        i = hs_push_result(L, c, &s->resp, &s->call, 1);
+        slot_release(p, s);
         drive(p);
         return i;
     }
-    /* The ordinary path repeats it with the policy's remaining budget (one
-     * attempt is spent) and, after a 401, the single re-login. */
-    {
-        int saved = c->retries, status401 = s->resp.status == 401, rc;
-        top = lua_gettop(L);
-        lua_pushcfunction(L, hs_l_request);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, p->client_ref);
-        lua_pushstring(L, s->method);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, s->path_ref);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, s->opts_ref);
-        slot_release(L, p, s);
-        if (!status401 && c->retries > 0) {
-            c->retries--;
-            hs_sleep_seconds(delay); /* the same backoff, Retry-After honoured */
-        }
-        rc = lua_pcall(L, 4, 2, 0);
-        c->retries = saved;
-        if (rc != 0)
-            return lua_error(L);
-        if (lua_isnil(L, -2) && lua_istable(L, -1)) {
-            lua_getfield(L, -1, "attempts");
-            if (lua_type(L, -1) == LUA_TNUMBER && !status401) {
-                hs_pushint(L, (long long)lua_tonumber(L, -1) + 1);
-                lua_setfield(L, -3, "attempts");
-            }
-            lua_pop(L, 1);
-        }
+    /* Attempt 1 failed in a way the policy repeats, or was refused: the rest
+     * goes through the same pipeline as any call, from attempt 2 after the
+     * backoff (Retry-After honoured), or through the single re-login. The
+     * request moves into the client's buffers first: a hook may close this
+     * prefetch meanwhile. */
+    copy_buf(L, &c->url, &s->url);
+    copy_buf(L, &c->url_redacted, &s->url_redacted);
+    copy_buf(L, &c->body, &s->body);
+    c->nparts = 0;
+    memcpy(method, s->method, sizeof(method));
+    call = s->call;
+    call.method = method;
+    call.url = c->url.data;
+    call.url_redacted = c->url_redacted.data;
+    call.body = s->call.body ? c->body.data : NULL;
+    call.body_len = s->call.body ? c->body.len : 0;
+    call.headers = NULL; /* the pipeline takes the token's lists */
+    slot_release(p, s);
+    i = hs_run_call(L, c, &call, 1, refused ? 0 : delay, refused);
+    if (!p->closed)
         drive(p);
-        return lua_gettop(L) - top;
-    }
+    return i;
 }
 
 /* api:_prefetch(n): a set of n slots for reads in flight. */
@@ -328,7 +308,6 @@ int hs_l_prefetch(lua_State *L)
     p->client_ref = LUA_NOREF;
     for (i = 0; i < HS_PREFETCH_MAX; i++) {
         pf_slot *s = &p->slots[i];
-        s->path_ref = s->opts_ref = LUA_NOREF;
         hs_resp_init(&s->resp);
         hs_buf_init(&s->url);
         hs_buf_init(&s->url_redacted);
@@ -337,7 +316,7 @@ int hs_l_prefetch(lua_State *L)
     luaL_getmetatable(L, HS_PREFETCH_MT);
     lua_setmetatable(L, -2);
     p->n = n;
-    p->multi = curl_multi_init();
+    p->multi = hs_multi_new();
     if (p->multi == NULL)
         return luaL_error(L, "hubsoft: could not create a libcurl multi handle");
     p->closed = 0;

@@ -1,9 +1,87 @@
-#include "transport.h"
+#include "transport_curl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+typedef char hs_error_size_check[CURL_ERROR_SIZE == HS_ERROR_SIZE ? 1 : -1];
+
+struct hs_multi {
+    CURLM *multi;
+};
+
+int hs_transport_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+hs_conn *hs_conn_new(void)
+{
+    hs_conn *conn = calloc(1, sizeof(*conn));
+    if (conn == NULL)
+        return NULL;
+    conn->easy = curl_easy_init();
+    if (conn->easy == NULL) {
+        free(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+void hs_conn_free(hs_conn *conn)
+{
+    if (conn == NULL)
+        return;
+    curl_easy_cleanup(conn->easy);
+    free(conn);
+}
+
+int hs_headers_add(hs_headers **list, const char *line)
+{
+    struct curl_slist *n;
+    if (*list == NULL) {
+        *list = calloc(1, sizeof(**list));
+        if (*list == NULL)
+            return -1;
+    }
+    n = curl_slist_append((*list)->list, line);
+    if (n == NULL)
+        return -1;
+    (*list)->list = n;
+    return 0;
+}
+
+hs_headers *hs_headers_copy(const hs_headers *list)
+{
+    hs_headers *out = NULL;
+    const struct curl_slist *l;
+    for (l = list ? list->list : NULL; l != NULL; l = l->next)
+        if (hs_headers_add(&out, l->data) != 0) {
+            hs_headers_free(out);
+            return NULL;
+        }
+    return out;
+}
+
+void hs_headers_free(hs_headers *list)
+{
+    if (list == NULL)
+        return;
+    curl_slist_free_all(list->list);
+    free(list);
+}
+
+int hs_header_value_ok(const char *s, size_t len)
+{
+    size_t i;
+    if (s == NULL || len == 0)
+        return 0;
+    for (i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
 
 void hs_resp_init(hs_resp *r)
 {
@@ -24,10 +102,13 @@ void hs_resp_reset(hs_resp *r)
     r->reached = 0;
     r->sends = 0;
     r->resend_blocked = 0;
+    r->cancelled = 0;
+    r->cancel = NULL;
+    r->cancel_ud = NULL;
     r->elapsed = 0;
     r->error[0] = '\0';
     if (r->mime != NULL) {
-        curl_mime_free(r->mime);
+        curl_mime_free((curl_mime *)r->mime);
         r->mime = NULL;
     }
 }
@@ -121,7 +202,22 @@ static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int c
 }
 #endif
 
-int hs_transport_setup(CURL *easy, const hs_req *req, hs_resp *resp)
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    hs_resp *r = ud;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    if (r->cancel != NULL && r->cancel(r->cancel_ud)) {
+        r->cancelled = 1;
+        return 1; /* CURLE_ABORTED_BY_CALLBACK */
+    }
+    return 0;
+}
+
+static int transport_setup(CURL *easy, const hs_req *req, hs_resp *resp)
 {
     hs_resp_reset(resp);
     resp->max_body = req->max_body;
@@ -146,7 +242,7 @@ int hs_transport_setup(CURL *easy, const hs_req *req, hs_resp *resp)
     if (req->user_agent != NULL)
         curl_easy_setopt(easy, CURLOPT_USERAGENT, req->user_agent);
     if (req->headers != NULL)
-        curl_easy_setopt(easy, CURLOPT_HTTPHEADER, req->headers);
+        curl_easy_setopt(easy, CURLOPT_HTTPHEADER, req->headers->list);
     if (req->compress)
         curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, req->verify_tls ? 1L : 0L);
@@ -158,6 +254,13 @@ int hs_transport_setup(CURL *easy, const hs_req *req, hs_resp *resp)
     if (req->proxy != NULL)
         curl_easy_setopt(easy, CURLOPT_PROXY, req->proxy);
     resp->max_sends = req->max_sends > 0 ? req->max_sends : 1;
+    if (req->cancel != NULL) {
+        resp->cancel = req->cancel;
+        resp->cancel_ud = req->cancel_ud;
+        curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(easy, CURLOPT_XFERINFODATA, resp);
+        curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+    }
 #if LIBCURL_VERSION_NUM >= 0x075000
     curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_prereq);
     curl_easy_setopt(easy, CURLOPT_PREREQDATA, resp);
@@ -170,10 +273,11 @@ int hs_transport_setup(CURL *easy, const hs_req *req, hs_resp *resp)
 #endif
 
     if (req->parts != NULL && req->nparts > 0) {
-        resp->mime = hs_mime_build(easy, req, resp->error, sizeof(resp->error));
-        if (resp->mime == NULL)
+        curl_mime *mime = hs_mime_build(easy, req, resp->error, sizeof(resp->error));
+        if (mime == NULL)
             return -1;
-        curl_easy_setopt(easy, CURLOPT_MIMEPOST, resp->mime);
+        resp->mime = mime;
+        curl_easy_setopt(easy, CURLOPT_MIMEPOST, mime);
         if (strcmp(req->method, "POST") != 0)
             curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
     } else if (strcmp(req->method, "GET") == 0) {
@@ -209,7 +313,7 @@ static int is_tls_error(CURLcode c)
     }
 }
 
-hs_tresult hs_transport_finish(CURL *easy, CURLcode code, hs_resp *resp)
+static hs_tresult transport_finish(CURL *easy, CURLcode code, hs_resp *resp)
 {
     long reqsize = 0;
     double t = 0;
@@ -222,6 +326,8 @@ hs_tresult hs_transport_finish(CURL *easy, CURLcode code, hs_resp *resp)
 
     if (code == CURLE_OK) {
         resp->result = HS_T_OK;
+    } else if (resp->cancelled) {
+        resp->result = HS_T_CANCELLED;
     } else if (resp->too_big) {
         resp->result = HS_T_TOO_BIG;
     } else if (code == CURLE_OPERATION_TIMEDOUT) {
@@ -257,14 +363,87 @@ hs_tresult hs_transport_finish(CURL *easy, CURLcode code, hs_resp *resp)
     return resp->result;
 }
 
-hs_tresult hs_transport_perform(CURL *easy, const hs_req *req, hs_resp *resp)
+hs_tresult hs_transport_perform(hs_conn *conn, const hs_req *req, hs_resp *resp)
 {
     CURLcode code;
-    if (hs_transport_setup(easy, req, resp) != 0) {
+    if (transport_setup(conn->easy, req, resp) != 0) {
         resp->result = HS_T_LOCAL;
         resp->reached = 0;
         return resp->result;
     }
-    code = curl_easy_perform(easy);
-    return hs_transport_finish(easy, code, resp);
+    code = curl_easy_perform(conn->easy);
+    return transport_finish(conn->easy, code, resp);
+}
+
+hs_multi *hs_multi_new(void)
+{
+    hs_multi *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    m->multi = curl_multi_init();
+    if (m->multi == NULL) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void hs_multi_free(hs_multi *m)
+{
+    if (m == NULL)
+        return;
+    curl_multi_cleanup(m->multi); /* the caller cancelled its transfers first */
+    free(m);
+}
+
+int hs_multi_start(hs_multi *m, hs_conn *conn, const hs_req *req, hs_resp *resp)
+{
+    if (transport_setup(conn->easy, req, resp) != 0)
+        return -1;
+    curl_easy_setopt(conn->easy, CURLOPT_PRIVATE, (void *)conn); /* reset cleared it */
+    if (curl_multi_add_handle(m->multi, conn->easy) != CURLM_OK) {
+        snprintf(resp->error, sizeof(resp->error), "could not start the transfer");
+        return -1;
+    }
+    conn->resp = resp;
+    conn->running = 1;
+    return 0;
+}
+
+void hs_multi_drive(hs_multi *m)
+{
+    int running = 0, left = 0;
+    CURLMsg *msg;
+    curl_multi_perform(m->multi, &running);
+    while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
+        hs_conn *conn = NULL;
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&conn);
+        if (conn == NULL || !conn->running)
+            continue;
+        transport_finish(conn->easy, msg->data.result, conn->resp);
+        curl_multi_remove_handle(m->multi, conn->easy);
+        conn->running = 0;
+        conn->resp = NULL;
+    }
+}
+
+void hs_multi_wait(hs_multi *m, int timeout_ms)
+{
+    curl_multi_poll(m->multi, NULL, 0, timeout_ms, NULL);
+}
+
+void hs_multi_cancel(hs_multi *m, hs_conn *conn)
+{
+    if (conn == NULL || !conn->running)
+        return;
+    curl_multi_remove_handle(m->multi, conn->easy);
+    conn->running = 0;
+    conn->resp = NULL;
+}
+
+int hs_conn_running(const hs_conn *conn)
+{
+    return conn != NULL && conn->running;
 }

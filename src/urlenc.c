@@ -147,9 +147,44 @@ const char *hs_url_parse(const char *url, size_t len, hs_url *out)
     return NULL;
 }
 
+static int hex_value(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Is path[i] a percent escape of the byte `c` (%2e, %2E, ...)? */
+static int escape_of(const char *path, size_t len, size_t i, int c)
+{
+    return i + 2 < len && path[i] == '%' && hex_value((unsigned char)path[i + 1]) == (c >> 4) &&
+           hex_value((unsigned char)path[i + 2]) == (c & 15);
+}
+
+/* A segment of dots only (".", "..", which servers resolve), each written as
+ * '.' or %2e, up to an optional ";parameters" (Tomcat/Spring strip them). */
+static int dot_segment(const char *seg, size_t n)
+{
+    size_t i = 0, dots = 0;
+    while (i < n && seg[i] != ';') {
+        if (seg[i] == '.')
+            i++;
+        else if (escape_of(seg, n, i, '.'))
+            i += 3;
+        else
+            return 0;
+        dots++;
+    }
+    return dots > 0;
+}
+
 const char *hs_path_check(const char *path, size_t len)
 {
-    size_t i;
+    size_t i, seg = 1;
     if (len == 0 || path[0] != '/')
         return "must start with '/'";
     for (i = 0; i < len; i++) {
@@ -164,13 +199,22 @@ const char *hs_path_check(const char *path, size_t len)
                          !strchr("0123456789abcdefABCDEF", path[i + 2]) || path[i + 1] == '\0' ||
                          path[i + 2] == '\0'))
             return "contains a malformed percent escape";
-        if (c == '.' && i > 0 && path[i - 1] == '/') {
-            size_t j = i;
-            while (j < len && path[j] == '.')
-                j++;
-            if (j == len || path[j] == '/')
-                return "must not contain '.' or '..' segments";
+    }
+    /* segments end at '/' and at an escaped one (%2F), which servers decode
+     * before they resolve dot segments */
+    for (i = 1; i <= len; i++) {
+        int end = i == len || path[i] == '/';
+        size_t skip = 1;
+        if (!end && escape_of(path, len, i, '/')) {
+            end = 1;
+            skip = 3;
         }
+        if (!end)
+            continue;
+        if (dot_segment(path + seg, i - seg))
+            return "must not contain '.' or '..' segments (also not as %2e or with ;parameters)";
+        seg = i + skip;
+        i += skip - 1;
     }
     return NULL;
 }

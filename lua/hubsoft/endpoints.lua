@@ -744,7 +744,9 @@ function M.prepare(core, row, ...)
   return { method = method, path = path, opts = opts }
 end
 
---- Install one method per row on the client's method table.
+--- Install one method per row on the client's method table (called once by
+-- `hubsoft`; internal, not part of the API).
+-- @local
 -- @param methods the client's method table (`core.methods`)
 -- @param core the C core module
 function M.install(methods, core)

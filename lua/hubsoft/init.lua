@@ -43,7 +43,8 @@ M.null = core.null
 -- key (`base_url`, `client_id`, `client_secret`, `username`, `password`,
 -- `access_token`, `token_store`, `timeout`, `connect_timeout`, `retries`,
 -- `verify_tls`, `ca_file`, `ca_path`, `proxy`, `allow_http`, `user_agent`,
--- `keep_nulls`, `on_request`).
+-- `keep_nulls`, `on_request`, `max_response_size`, `retry_delay`,
+-- `retry_max_delay`, `compress`).
 -- @function new
 -- @tparam table config
 -- @return the client

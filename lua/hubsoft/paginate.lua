@@ -52,7 +52,8 @@ local function num(v)
   return nil
 end
 
---- Read one page of either shape.
+--- Read one page of either shape (internal: used by the iterators).
+-- @local
 -- @param resp decoded response
 -- @param null the JSON null sentinel
 -- @param key the key holding the records (default "atendimentos")
@@ -86,29 +87,8 @@ function M.read_page(resp, null, key)
   return nil
 end
 
---- The "fetch page k" step, one page at a time.
--- A prefetching fetcher (several pages downloading at once through the C
--- core, up to `concurrency`) can replace this without touching the walk:
--- it receives the same arguments and must return the same thing.
--- @param api the client
--- @param metodo the method name
--- @param base the caller's filtros (a private copy)
--- @param concurrency how many pages may be in flight (unused here)
--- @return function(k, last) -> response; raises the error table on failure
-function M.sequential_fetcher(api, metodo, base, concurrency) -- luacheck: no unused args
-  local page = PAGINATED[metodo].page
-  return function(k)
-    local filtros = copy(base)
-    filtros[page] = k
-    local resp, err = api[metodo](api, filtros)
-    if resp == nil then
-      error(err, 0)
-    end
-    return resp
-  end
-end
-
---- The "fetch page k" step with pages in flight.
+--- The "fetch page k" step with pages in flight (internal: used by the iterators).
+-- @local
 -- Up to `concurrency` pages download at once: while the caller works on page
 -- k, up to `concurrency - 1` of the following pages (never beyond the last
 -- page the metadata announced) are already downloading through the C core's
@@ -361,7 +341,9 @@ local function each(core, api, metodo, filtros, concurrency)
   end, nil, nil, closer(cancel)
 end
 
---- Install `pages` and `each` on the client's method table.
+--- Install `pages` and `each` on the client's method table (called once by
+-- `hubsoft`; internal, not part of the API).
+-- @local
 -- @param methods the client's method table (`core.methods`)
 -- @param core the C core module
 function M.install(methods, core)

@@ -8,10 +8,6 @@
 
 local M = {}
 
--- A token this close to its expiry is not handed out: a request made with it
--- could be refused on the way.
-local MARGIN = 60
-
 --- Create a token store backed by the file `path`.
 -- `load()` returns the token, or nil when the file is missing, unreadable or
 -- corrupt, or the token expires within a minute. `save(token)` never raises:
@@ -21,6 +17,9 @@ local MARGIN = 60
 -- @treturn table `{load = function, save = function}`
 function M.new(core, path)
   assert(type(path) == "string" and path ~= "", "path must be a non-empty string")
+  -- A token this close to its expiry is not handed out: a request made with
+  -- it could be refused on the way. The client applies the same margin.
+  local MARGIN = core.TOKEN_MARGIN
   local store = {}
 
   function store.load()

@@ -834,8 +834,10 @@ local function attachment(item)
   if (item.path == nil) == (item.data == nil) then
     return "needs exactly one of path or data"
   end
-  if item.filename ~= nil and not no_controls(item.filename) then
-    return "filename must be a non-empty string without control characters"
+  -- the same rule the C core applies to api:request's attachments: the name
+  -- goes into a quoted multipart header
+  if item.filename ~= nil and not (no_controls(item.filename) and not item.filename:find('"', 1, true)) then
+    return 'filename must be a non-empty string without control characters or quotes (")'
   end
   if item.content_type ~= nil
     and not (no_controls(item.content_type) and item.content_type:match("^[^/%s]+/[^/%s]+")) then

@@ -156,12 +156,13 @@ function M.build_dir(flavor)
   return flavor == "5.4" and "build" or "build-" .. flavor
 end
 
--- Why hubsoft/core.so for a flavor (default: the running one) cannot be had, or nil; builds it when missing.
+-- Why hubsoft/core.so for a flavor (default: the running one) cannot be had, or nil.
+-- Always (re)builds it: an incremental build costs little, and a core left over from
+-- older sources would pass or fail specs for the wrong reason.
 function M.core_missing(flavor)
   flavor = flavor or M.FLAVOR
   local dir = M.build_dir(flavor)
   local core = dir .. "/hubsoft/core.so"
-  if M.exists(core) then return nil end
   M.sh("bash scripts/build.sh " .. flavor .. " " .. dir .. " >/dev/null 2>&1")
   if not M.exists(core) then return core .. " is missing and could not be built" end
 end

@@ -1,0 +1,165 @@
+#include "kinds.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[HS_K_COUNT] = {
+    "validation", "auth", "api", "http", "timeout", "network", "tls", "decode", "closed",
+};
+
+const char *hs_kind_name(hs_kind k)
+{
+    return (k >= 0 && k < HS_K_COUNT) ? kind_names[k] : "unknown";
+}
+
+int hs_status_retryable(long status)
+{
+    return status == 429 || status >= 500;
+}
+
+int hs_classify_failure(const hs_resp *r, int reread, size_t max_body, hs_kind *kind,
+                        int *retryable, char *msg, size_t msglen)
+{
+    static const char maybe[] = "; it may have reached the server, check before sending it again";
+    switch (r->result) {
+    case HS_T_OK: return 0;
+    case HS_T_TIMEOUT:
+        *kind = HS_K_TIMEOUT;
+        *retryable = reread;
+        snprintf(msg, msglen, "request timed out (%s)%s", r->error, reread ? "" : maybe);
+        return 1;
+    case HS_T_NETWORK:
+        *kind = HS_K_NETWORK;
+        *retryable = reread;
+        snprintf(msg, msglen, "%s%s", r->error, reread ? "" : maybe);
+        return 1;
+    case HS_T_TLS:
+        *kind = HS_K_TLS;
+        *retryable = 0;
+        snprintf(msg, msglen, "TLS error: %s", r->error);
+        return 1;
+    case HS_T_TOO_BIG:
+        *kind = HS_K_DECODE;
+        *retryable = 0;
+        snprintf(msg, msglen,
+                 "response larger than max_response_size (%zu bytes): refused, not read", max_body);
+        return 1;
+    case HS_T_LOCAL:
+        *kind = HS_K_NETWORK;
+        *retryable = 0;
+        snprintf(msg, msglen, "could not send the request: %s", r->error);
+        return 1;
+    case HS_T_CANCELLED:
+        *kind = HS_K_NETWORK;
+        *retryable = 0;
+        snprintf(msg, msglen, "interrupted");
+        return 1;
+    }
+    return 0;
+}
+
+void hs_secrets_init(hs_secrets *sec)
+{
+    memset(sec, 0, sizeof(*sec));
+}
+
+static int add_one(hs_secrets *sec, const char *s, size_t len)
+{
+    size_t i;
+    char *copy;
+    for (i = 0; i < sec->n; i++)
+        if (sec->len[i] == len && memcmp(sec->s[i], s, len) == 0)
+            return 0;
+    if (sec->n == sizeof(sec->s) / sizeof(sec->s[0]))
+        return 0; /* 16 is far more than a client holds (8 at most) */
+    copy = malloc(len + 1);
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    sec->s[sec->n] = copy;
+    sec->len[sec->n++] = len;
+    return 0;
+}
+
+int hs_secrets_add(hs_secrets *sec, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    hs_buf enc;
+    size_t i;
+    int changed = 0, rc;
+    if (s == NULL || len == 0)
+        return 0;
+    if (add_one(sec, s, len) != 0)
+        return -1;
+    /* a secret sent as a query value shows up URL-encoded in URLs */
+    hs_buf_init(&enc);
+    for (i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        char e[3];
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            if (hs_buf_addc(&enc, (char)ch) != 0)
+                goto oom;
+            continue;
+        }
+        e[0] = '%';
+        e[1] = hex[ch >> 4];
+        e[2] = hex[ch & 15];
+        if (hs_buf_add(&enc, e, 3) != 0)
+            goto oom;
+        changed = 1;
+    }
+    rc = changed ? add_one(sec, enc.data, enc.len) : 0;
+    hs_buf_wipe(&enc);
+    hs_buf_free(&enc);
+    return rc;
+oom:
+    hs_buf_wipe(&enc);
+    hs_buf_free(&enc);
+    return -1;
+}
+
+void hs_secrets_clear(hs_secrets *sec)
+{
+    size_t i;
+    for (i = 0; i < sec->n; i++) {
+        volatile char *p = sec->s[i];
+        size_t k;
+        for (k = 0; k < sec->len[i]; k++)
+            p[k] = 0;
+        free(sec->s[i]);
+    }
+    hs_secrets_init(sec);
+}
+
+int hs_scrub(const hs_secrets *sec, const char *s, size_t len, hs_buf *out)
+{
+    size_t pos = 0;
+    if (sec == NULL || sec->n == 0)
+        return hs_buf_add(out, s, len);
+    while (pos < len) {
+        size_t best = len, bestlen = 0, i, k;
+        for (i = 0; i < sec->n; i++) {
+            const char *x = sec->s[i];
+            size_t xl = sec->len[i];
+            for (k = pos; k + xl <= len && k <= best; k++)
+                if (s[k] == x[0] && memcmp(s + k, x, xl) == 0) {
+                    if (k < best || xl > bestlen) {
+                        best = k;
+                        bestlen = xl;
+                    }
+                    break;
+                }
+        }
+        if (hs_buf_add(out, s + pos, best - pos) != 0)
+            return -1;
+        if (bestlen == 0)
+            break;
+        if (hs_buf_add(out, "***", 3) != 0)
+            return -1;
+        pos = best + bestlen;
+    }
+    return 0;
+}
