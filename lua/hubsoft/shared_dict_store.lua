@@ -18,8 +18,8 @@
 
 local M = {}
 
--- A token this close to its expiry is not handed out (the core uses the same margin).
-local MARGIN = 60
+-- A token this close to its expiry is not handed out: the core's own margin.
+local MARGIN = require("hubsoft.core").TOKEN_MARGIN
 -- How often a waiting thread looks at the dict again, seconds.
 local POLL = 0.01
 
