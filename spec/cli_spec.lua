@@ -356,6 +356,24 @@ describe("hubsoft METODO", function()
       assert.is_nil((out .. err):find("outra-senha-123", 1, true))
       assert.is_nil((out .. err):find(c.client_secret, 1, true))
     end)
+
+    it("never prints the credentials or query values inside a URL with --verbose", function()
+      -- a proxy and a base_url with a login in them: hubsoft.new refuses both,
+      -- after --verbose has shown the configuration
+      local cfg = util.tmpname()
+      util.write_file(cfg, cjson.encode { proxy = "http://proxyuser:pr0xy-Senha@127.0.0.1:1" })
+      local status, out, err = hubsoft({ "-v", "--config", cfg, "configuracao", "disponibilidade" },
+                                       env { HUBSOFT_TOKEN_FILE = "" })
+      os.remove(cfg)
+      assert.equals(2, status, err)
+      assert.matches("proxy=http://(credentials)@127.0.0.1:1", err, 1, true)
+      assert.is_nil((out .. err):find("pr0xy-Senha", 1, true), "the proxy's password was printed")
+      status, out, err = hubsoft({ "-v", "configuracao", "disponibilidade" },
+                                 env { HUBSOFT_BASE_URL = "https://bot:url-Senha1@h.example/?senha=url-Senha2" })
+      assert.equals(2, status, err)
+      assert.matches("must not contain credentials", err, 1, true)
+      assert.is_nil((out .. err):find("url-Senha", 1, true), "a password inside base_url was printed")
+    end)
   end)
 end)
 
