@@ -72,6 +72,18 @@ describe("hubsoft help", function()
     assert.matches("--fechar_atendimento  (always true (set by the method))", out, 1, true)
   end)
 
+  it("brackets in the usage line every parameter the call can go without, positional ones too", function()
+    local status, out = hubsoft { "help", "configuracao" }
+    assert.equals(0, status)
+    assert.matches("usage: hubsoft configuracao --recurso V [--filtros V]\n", out, 1, true)
+    status, out = hubsoft { "help", "desbloqueio_confianca" }
+    assert.equals(0, status)
+    assert.matches("usage: hubsoft desbloqueio_confianca --id_cliente_servico V [--dias_desbloqueio V]\n", out, 1, true)
+    status, out = hubsoft { "help", "adicionar_mensagem" }
+    assert.equals(0, status)
+    assert.matches("usage: hubsoft adicionar_mensagem --id_atendimento V --mensagem V\n", out, 1, true)
+  end)
+
   it("shows a row added to the endpoint table, with no other change", function()
     -- a new row, written the way endpoints.lua writes them, appended at run time
     local script = util.tmpname()
