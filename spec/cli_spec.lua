@@ -211,6 +211,17 @@ describe("hubsoft METODO", function()
     util.rm_tmpdir(dir)
   end)
 
+  it("takes one attachment given as a JSON object as a list of that one file, like a path", function()
+    local status, _, err = hubsoft({ "adicionar_anexos", "5003", "--arquivos",
+      '{"data":"conteúdo do anexo","filename":"relato.txt","content_type":"text/plain"}' }, env())
+    assert.equals(0, status, err)
+    local req = srv:requests("/api/v1/integracao/atendimento/adicionar_anexo/5003")[1]
+    assert.equals(1, #req.body.parts)
+    assert.equals("files[0]", req.body.parts[1].name)
+    assert.equals("relato.txt", req.body.parts[1].filename)
+    assert.equals(#"conteúdo do anexo", req.body.parts[1].size)
+  end)
+
   describe("exit status", function()
     it("is 1 for an API error (status error)", function()
       srv:fault { kind = "error", match = "/api/" }

@@ -6,7 +6,8 @@
 -- text itself, a one-item list of it) that every rule accepts is used, so
 -- `--id_atendimento 5448` is a number, `--termo_busca 01234567890` stays
 -- text (a number would drop the leading zero) and `--arquivos a.png` is a
--- list. A parameter given twice is a list.
+-- list; likewise a JSON object where only a list of objects is accepted
+-- becomes that list's one item. A parameter given twice is a list.
 -- @module hubsoft.cli.params
 
 local rows = require "hubsoft.cli.rows"
@@ -41,7 +42,13 @@ end
 
 -- The Lua value for one parameter given once (text s).
 local function one(core, p, name, s)
-  if s:match("^%s*[%[{]") then return json_value(core, name, s) end
+  if s:match("^%s*[%[{]") then
+    -- an object where the rules want a list of them (one --arquivos
+    -- '{"path": ...}') is that list's one item, as a single path is
+    local v, err = json_value(core, name, s)
+    if v ~= nil and not accepted(p, v) and accepted(p, { v }) then return { v } end
+    return v, err
+  end
   local n = scalar(s)
   local candidates = {}
   if n ~= nil then candidates[#candidates + 1] = n end
