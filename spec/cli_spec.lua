@@ -211,6 +211,20 @@ describe("hubsoft METODO", function()
     util.rm_tmpdir(dir)
   end)
 
+  it("sends text that only starts with a bracket as text where text is what the parameter takes", function()
+    local status, _, err = hubsoft({ "adicionar_mensagem", "5004", "[URGENTE] cliente sem sinal" }, env())
+    assert.equals(0, status, err)
+    local req = srv:requests("/api/v1/integracao/atendimento/adicionar_mensagem/5004")[1]
+    assert.equals("[URGENTE] cliente sem sinal", cjson.decode(req.body).mensagem)
+    status, _, err = hubsoft({ "consultar_clientes", "nome_razaosocial", "{ACME} Telecom" }, env())
+    assert.equals(0, status, err)
+    assert.matches("termo_busca=%%7BACME%%7D", srv:requests("/api/v1/integracao/cliente")[1].query)
+    -- a block that needs JSON still says its JSON is broken
+    status, _, err = hubsoft({ "notificar_ligacao", "--ramal", "1001", "--ligacao_params", "{fila: suporte}" }, env())
+    assert.equals(2, status)
+    assert.matches("--ligacao_params: the value starts with { but is not valid JSON", err, 1, true)
+  end)
+
   it("takes one attachment given as a JSON object as a list of that one file, like a path", function()
     local status, _, err = hubsoft({ "adicionar_anexos", "5003", "--arquivos",
       '{"data":"conteúdo do anexo","filename":"relato.txt","content_type":"text/plain"}' }, env())

@@ -1,7 +1,8 @@
 --- Turn `--name value` words into the arguments of an endpoint method.
 --
 -- A value is text on the command line; the method wants Lua values. A value
--- that starts with `{` or `[` is JSON. Otherwise the parameter's own rules
+-- that starts with `{` or `[` is JSON, unless only the text itself fits the
+-- parameter (`--mensagem "[URGENTE] sem sinal"`). Otherwise the parameter's own rules
 -- choose: the first of (the text read as a whole number or true/false, the
 -- text itself, a one-item list of it) that every rule accepts is used, so
 -- `--id_atendimento 5448` is a number, `--termo_busca 01234567890` stays
@@ -42,12 +43,13 @@ end
 
 -- The Lua value for one parameter given once (text s).
 local function one(core, p, name, s)
+  local json, json_err
   if s:match("^%s*[%[{]") then
+    json, json_err = json_value(core, name, s)
+    if json ~= nil and accepted(p, json) then return json end
     -- an object where the rules want a list of them (one --arquivos
     -- '{"path": ...}') is that list's one item, as a single path is
-    local v, err = json_value(core, name, s)
-    if v ~= nil and not accepted(p, v) and accepted(p, { v }) then return { v } end
-    return v, err
+    if json ~= nil and accepted(p, { json }) then return { json } end
   end
   local n = scalar(s)
   local candidates = {}
@@ -55,8 +57,11 @@ local function one(core, p, name, s)
   candidates[#candidates + 1] = s
   candidates[#candidates + 1] = { n == nil and s or n }
   for _, v in ipairs(candidates) do
+    -- for JSON-looking text, this is text that merely starts with a bracket
+    -- ("[URGENTE] sem sinal", "[rascunho].png") where text is what fits
     if accepted(p, v) then return v end
   end
+  if json ~= nil or json_err then return json, json_err end
   -- nothing fits: hand the text over and let the method's validation name the rule
   if p.files then return { s } end
   return s
