@@ -394,6 +394,19 @@ describe("hubsoft METODO", function()
       assert.is_nil((out .. err):find(c.client_secret, 1, true))
     end)
 
+    it("says with --verbose when the token cannot be kept, so repeated logins are explained", function()
+      local dir = cache .. "/not-a-file"
+      assert(util.capture("mkdir " .. util.quote(dir) .. " && echo ok") == "ok")
+      local status, out, err = hubsoft({ "-v", "configuracao", "status_atendimento" },
+                                       env { HUBSOFT_TOKEN_FILE = dir })
+      assert.equals(0, status, err)
+      assert.matches("hubsoft: the token could not be kept in " .. dir .. " (", err, 1, true)
+      assert.matches("the next command logs in again\n", err, 1, true)
+      local c = srv.credentials
+      assert.is_nil((out .. err):find("tok-", 1, true), "a token was printed")
+      assert.is_nil((out .. err):find(c.password, 1, true))
+    end)
+
     it("never prints the credentials or query values inside a URL with --verbose", function()
       -- a proxy and a base_url with a login in them: hubsoft.new refuses both,
       -- after --verbose has shown the configuration

@@ -83,7 +83,22 @@ local function client(cmd, core)
         info.bytes or 0, info.attempt or 1))
     end
   end
-  if token_file then cfg.token_store = hubsoft.file_token_store(token_file) end
+  if token_file then
+    local store = hubsoft.file_token_store(token_file)
+    if cmd.opts.verbose then
+      -- otherwise an unwritable cache folder makes every command log in, unseen
+      local save = store.save
+      store.save = function(token)
+        local saved, why = save(token)
+        if not saved then
+          io.stderr:write("hubsoft: the token could not be kept in ", token_file, " (", tostring(why),
+            "): the next command logs in again\n")
+        end
+        return saved, why
+      end
+    end
+    cfg.token_store = store
+  end
   local ok, api = pcall(hubsoft.new, cfg)
   if not ok then
     return nil, "configuration: " .. tostring(api):gsub("^[^:]*:%d+: ", "")
