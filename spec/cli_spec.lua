@@ -72,6 +72,20 @@ describe("hubsoft help", function()
     assert.matches("--fechar_atendimento  (always true (set by the method))", out, 1, true)
   end)
 
+  it("states the rules across parameters, so a call with none of them is not a surprise", function()
+    local status, out = hubsoft { "help", "notificar_ligacao" }
+    assert.equals(0, status)
+    assert.matches("\n  across parameters:\n    ramal: is required when identificador_interno is absent "
+      .. "(give ramal or identificador_interno)\n", out, 1, true)
+    status, out = hubsoft { "help", "reagendar_ordem_servico" }
+    assert.equals(0, status)
+    assert.matches("\n    id_usuario_novo: is required when id_usuario_antigo is given (send both or neither)\n",
+      out, 1, true)
+    status, out = hubsoft { "help", "adicionar_mensagem" }
+    assert.equals(0, status)
+    assert.is_nil(out:find("across parameters", 1, true))
+  end)
+
   it("brackets in the usage line every parameter the call can go without, positional ones too", function()
     local status, out = hubsoft { "help", "configuracao" }
     assert.equals(0, status)

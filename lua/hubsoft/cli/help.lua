@@ -86,6 +86,13 @@ function M.method(row)
       add("        " .. text .. "\n")
     end
   end
+  local across = rows.check_texts(row)
+  if #across > 0 then
+    add("  across parameters:\n")
+    for _, text in ipairs(across) do
+      add("    " .. text .. "\n")
+    end
+  end
   return table.concat(out)
 end
 
