@@ -464,9 +464,11 @@ describe("hubsoft export", function()
     }
   end
 
-  -- What the library itself reads, for comparison.
+  -- What the library itself reads, for comparison (the command keeps the nulls).
   local function expected()
-    local api = require("hubsoft").new(srv:config())
+    local cfg = srv:config()
+    cfg.keep_nulls = true
+    local api = require("hubsoft").new(cfg)
     local out = {}
     for r in api:each("todos_atendimentos", { itens_por_pagina = 10 }) do out[#out + 1] = r end
     api:close()
@@ -525,6 +527,30 @@ describe("hubsoft export", function()
       assert.equals(want[i].status.descricao, row[col["status.descricao"]])
       assert.equals(want[i].protocolo, row[col.protocolo])
     end
+  end)
+
+  it("takes the CSV columns from the first record as sent, its null fields included", function()
+    -- the first ticket is open (data_fechamento null); closed ones come later
+    local want = expected()
+    assert.equals(require("hubsoft").null, want[1].data_fechamento)
+    local closed
+    for i = 2, TOTAL do
+      if type(want[i].data_fechamento) == "string" then closed = closed or i end
+    end
+    assert.is_not_nil(closed, "the seed holds a closed ticket")
+    local status, out, err = hubsoft({ "export", "todos_atendimentos", "--itens_por_pagina", "10",
+                                       "--format", "csv" }, env())
+    assert.equals(0, status, err)
+    local rows = csv.parse(out)
+    local col = {}
+    for i, name in ipairs(rows[1]) do col[name] = i end
+    assert.is_not_nil(col.data_fechamento, "a column null in the first record was dropped")
+    assert.equals("", rows[2][col.data_fechamento])
+    assert.equals(want[closed].data_fechamento, rows[closed + 1][col.data_fechamento])
+    -- and a call prints the nulls the server sent
+    status, out, err = hubsoft({ "todos_atendimentos", "--itens_por_pagina", "1" }, env())
+    assert.equals(0, status, err)
+    assert.matches('"data_fechamento":null', out, 1, true)
   end)
 
   it("writes the chosen --columns, in that order", function()

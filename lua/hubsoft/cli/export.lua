@@ -83,7 +83,7 @@ function M.run(api, core, metodo, filtros, concurrency, writer, progress)
       if pages == 0 then total_records, total_pages = tr, tp end
       for i = 1, extent(list) do
         local record = list[i]
-        if record ~= nil then
+        if record ~= nil and record ~= core.null then -- a JSON null item is no record
           writer.write(record)
           records = records + 1
         end

@@ -75,6 +75,10 @@ local function client(cmd, core)
   local config = require "hubsoft.cli.config"
   local cfg, token_file = config.load(core, cmd.opts.config, os.getenv)
   if not cfg then return nil, cfg == nil and token_file end
+  -- print what the server sent, nulls included: CSV takes its columns from the
+  -- first record, and a field that is null there (an open ticket's
+  -- data_fechamento) would otherwise be missing from every row
+  if cfg.keep_nulls == nil then cfg.keep_nulls = true end
   if cmd.opts.verbose then
     io.stderr:write("hubsoft: config ", config.describe(cfg, token_file), "\n")
     cfg.on_request = function(info)
