@@ -641,6 +641,18 @@ describe("hubsoft export", function()
       assert.equals(1, newlines, "one line redrawn in place, then the summary")
     end)
 
+    it("is not drawn when the records go to that same terminal, so none lands after the bar", function()
+      if not has_script then pending("script(1) from util-linux is not installed") return end
+      local status, tty = on_tty { "export", "todos_atendimentos", "--itens_por_pagina", "10",
+                                   "--concurrency", "1", "--format", "csv", "--columns", "protocolo" }
+      assert.equals(0, status, tty)
+      assert.is_nil(tty:find("\27[K", 1, true), "an escape sequence among the records")
+      assert.is_nil(tty:find("records  ", 1, true), "a progress line among the records")
+      local _, newlines = tty:gsub("\n", "")
+      assert.equals(1 + TOTAL + 1, newlines) -- header, records, summary
+      assert.matches("\nhubsoft: exported " .. TOTAL .. " records from 5 pages in [%d.]+ s[^\n]*\r?\n$", tty)
+    end)
+
     it("stops cleanly on Ctrl-C with the pages written so far flushed (status 130)", function()
       -- slow pages, so the interrupt lands mid-walk
       srv:fault { kind = "delay", seconds = 0.3, match = "/atendimento/todos", times = 100 }

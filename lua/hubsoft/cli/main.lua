@@ -170,7 +170,10 @@ local function export(cmd, core)
   local writers = require "hubsoft.cli.writers"
   local writer = format == "csv" and writers.csv(core, out, columns) or writers.jsonl(core, out)
   local progress = require("hubsoft.cli.progress")
-  local display = progress.new(io.stderr, progress.isatty(2))
+  -- no live line when the records themselves go to that terminal: each one
+  -- would land after the bar's text and stay there
+  local live = progress.isatty(2) and not (out == io.stdout and progress.isatty(1))
+  local display = progress.new(io.stderr, live)
   local how, e = require("hubsoft.cli.export").run(api, core, metodo, filtros, concurrency, writer, display)
   if out ~= io.stdout then
     local closed, cerr = out:close()
