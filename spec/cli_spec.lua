@@ -343,6 +343,28 @@ describe("hubsoft METODO", function()
       assert.equals(4, status)
       assert.matches("^hubsoft: [^\n]*tls error", err)
     end)
+
+    it("is 130 on Ctrl-C, and an interrupted write says it may already be done", function()
+      -- the server holds its answer; Ctrl-C while the command waits for it
+      srv:fault { kind = "delay", seconds = 1, match = "/api/v1/integracao/atendimento", method = "POST" }
+      local errf = util.tmpname()
+      local p = assert(io.popen("env " .. env_words(env()) .. " " .. util.LUA .. " " .. BIN
+        .. " abrir_atendimento --id_cliente_servico 17812 --nome Maria --telefone 81987654321"
+        .. " --descricao 'Sem sinal' 2>" .. util.quote(errf) .. " & pid=$!; echo $pid; wait $pid; echo $?"))
+      local pid = tonumber(p:read("*l"))
+      assert.is_true(util.wait_until(10, function()
+        return #srv:requests("/api/v1/integracao/atendimento") >= 1
+      end))
+      util.sh("kill -INT " .. pid)
+      local out = p:read("*a")
+      p:close()
+      local err = util.read_file(errf)
+      os.remove(errf)
+      assert.equals("130", out:match("(%d+)%s*$"), err)
+      assert.matches("^hubsoft: interrupted; abrir_atendimento may already be done at the server: "
+        .. "check before sending it again\n$", err)
+      assert.equals(30 + 1, #srv:state().atendimentos) -- it was done: the 30 seeded and this one
+    end)
   end)
 
   describe("configuration", function()

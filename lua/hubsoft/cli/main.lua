@@ -110,13 +110,21 @@ local function client(cmd, core)
   return api
 end
 
-local function fail(err)
+-- `row`: the method that failed, when one was called (a write interrupted
+-- mid-way may already be done at the server, and the operator must know it
+-- before sending it again)
+local function fail(err, row)
   if type(err) == "table" and err.write_error then
     io.stderr:write("hubsoft: cannot write the output: ", err.write_error, "\n")
     return 1
   end
   if require("hubsoft.cli.export").interrupted(err) then
-    io.stderr:write("hubsoft: interrupted\n")
+    if row and require("hubsoft.cli.rows").class(row) == "write" then
+      io.stderr:write("hubsoft: interrupted; ", row.name, " may already be done at the server: ",
+        "check before sending it again\n")
+    else
+      io.stderr:write("hubsoft: interrupted\n")
+    end
     return M.INTERRUPTED
   end
   io.stderr:write("hubsoft: ", tostring(err), "\n")
@@ -201,7 +209,7 @@ local function call(cmd, core)
   end
   local res, rerr = method(api, (table.unpack or unpack)(args, 1, n))
   api:close()
-  if res == nil then return fail(rerr) end
+  if res == nil then return fail(rerr, row) end
   local ok, werr = io.stdout:write(core.encode(res), "\n")
   if ok then ok, werr = io.stdout:flush() end
   if not ok then return fail { write_error = tostring(werr) } end
