@@ -740,14 +740,44 @@ describe("hubsoft fake-server", function()
     status, out, err = hubsoft({ "configuracao", "tipo_atendimento" }, vars)
     assert.equals(0, status, err)
     assert.equals("success", decode_lines(out)[1].status)
-    -- Ctrl-C stops it quietly
+    -- Ctrl-C stops it quietly (bounded: a server that swallows the interrupt
+    -- must fail this spec, not hang the suite)
     util.sh("kill -INT " .. pid)
+    local stopped = util.wait_until(10, function() return not util.sh("kill -0 " .. pid .. " 2>/dev/null") end)
+    if not stopped then util.sh("kill -9 " .. pid) end
+    assert.is_true(stopped, "fake-server still serving 10 s after Ctrl-C: " .. util.read_file(log))
     local exit = tonumber(p:read("*l"))
     p:close()
     assert.equals(130, exit)
     assert.not_matches("traceback", util.read_file(log))
     util.rm_tmpdir(cache)
     os.remove(log)
+  end)
+
+  it("stops serving when Ctrl-C lands inside a connection's coroutine (LuaJIT's global hook)", function()
+    -- Under LuaJIT the interpreter's "interrupted!" can be raised in whatever
+    -- coroutine runs next; simulated here on any Lua by a hook on each
+    -- connection's coroutine. The server must stop, not log and serve on.
+    local script = util.tmpname()
+    util.write_file(script, ([[
+      local create = coroutine.create
+      coroutine.create = function(f)
+        local co = create(f)
+        debug.sethook(co, function() debug.sethook(co); error("interrupted!") end, "l")
+        return co
+      end
+      local fake = require "hubsoft.fake_server"
+      local ok, err = pcall(fake.serve, { idle_exit = 3, on_listen = function(port)
+        os.execute(%q .. " -e 'local s = require(\"socket\").tcp(); s:connect(\"127.0.0.1\", "
+          .. port .. "); s:send(\"GET / HTTP/1.1\\r\\n\\r\\n\"); s:receive(\"*a\"); s:close()' &")
+      end })
+      print(ok and "still serving until idle" or tostring(err))
+    ]]):format(util.LUA))
+    local status, out, err = util.run_lua(script)
+    os.remove(script)
+    assert.equals(0, status, err)
+    assert.matches("^[^\n]*interrupted!\n$", out)
+    assert.is_nil(out:find("still serving", 1, true), err)
   end)
 
   it("is a module a user's tests start, and a script", function()
