@@ -19,9 +19,10 @@
 --
 --   LUA_PATH='lua/?.lua;lua/?/init.lua;./?.lua;;' LUA_CPATH='build/?.so;;' lua5.4 examples/chatbot.lua
 --
--- Without HUBSOFT_URL it starts the bundled fake server (hubsoft.fake_server) on
--- 127.0.0.1. Against a real HubSoft, set HUBSOFT_URL, HUBSOFT_CLIENT_ID,
--- HUBSOFT_CLIENT_SECRET, HUBSOFT_USERNAME, HUBSOFT_PASSWORD and the customer:
+-- Without HUBSOFT_BASE_URL (or HUBSOFT_URL) it starts the bundled fake server
+-- (hubsoft.fake_server) on 127.0.0.1. Against a real HubSoft, set the variables
+-- the `hubsoft` command reads, HUBSOFT_BASE_URL, HUBSOFT_CLIENT_ID,
+-- HUBSOFT_CLIENT_SECRET, HUBSOFT_USERNAME, HUBSOFT_PASSWORD, and the customer:
 -- CHATBOT_CPF, CHATBOT_ID_CLIENTE_SERVICO, CHATBOT_TELEFONE (optionally
 -- CHATBOT_ID_MOTIVO_FECHAMENTO). It writes real tickets there.
 --
@@ -124,12 +125,14 @@ local function getenv(name, default)
   return v
 end
 
--- The client and the customer: the real server when HUBSOFT_URL is set, else
+-- The client and the customer: the real server when HUBSOFT_BASE_URL (or
+-- HUBSOFT_URL) is set, else
 -- the bundled fake server (returned too, to be stopped at the end).
 local function connect()
-  if getenv("HUBSOFT_URL") then
+  local base_url = getenv("HUBSOFT_BASE_URL") or getenv("HUBSOFT_URL")
+  if base_url then
     local api = hubsoft.new {
-      base_url = getenv("HUBSOFT_URL"),
+      base_url = base_url,
       client_id = getenv("HUBSOFT_CLIENT_ID"),
       client_secret = getenv("HUBSOFT_CLIENT_SECRET"),
       username = getenv("HUBSOFT_USERNAME"),

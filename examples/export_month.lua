@@ -11,10 +11,11 @@
 --
 -- Run it from the repository root, after building (see scripts/demo.sh), with
 --   LUA_PATH='lua/?.lua;lua/?/init.lua;./?.lua;;' LUA_CPATH='build/?.so;;'
--- Without HUBSOFT_URL it starts the bundled fake server and seeds it with
--- HUBSOFT_FAKE_TICKETS (default 300) tickets in that month. Against a real
--- HubSoft set HUBSOFT_URL, HUBSOFT_CLIENT_ID, HUBSOFT_CLIENT_SECRET,
--- HUBSOFT_USERNAME and HUBSOFT_PASSWORD. (One integrator saw 500 per page
+-- Against a real HubSoft set the variables the `hubsoft` command reads:
+-- HUBSOFT_BASE_URL (HUBSOFT_URL also works), HUBSOFT_CLIENT_ID,
+-- HUBSOFT_CLIENT_SECRET, HUBSOFT_USERNAME and HUBSOFT_PASSWORD. Without a URL
+-- it starts the bundled fake server and seeds it with HUBSOFT_FAKE_TICKETS
+-- (default 300) tickets in that month. (One integrator saw 500 per page
 -- with relations time out where 100 worked: HUBSOFT_PAGE_SIZE changes it.)
 --
 -- Exits 0 when every page was exported, 1 on failure, 2 on bad arguments.
@@ -104,9 +105,10 @@ end
 ---------------------------------------------------------------- connecting
 
 local function connect()
-  if getenv("HUBSOFT_URL") then
+  local base_url = getenv("HUBSOFT_BASE_URL") or getenv("HUBSOFT_URL")
+  if base_url then
     return hubsoft.new {
-      base_url = getenv("HUBSOFT_URL"),
+      base_url = base_url,
       client_id = getenv("HUBSOFT_CLIENT_ID"),
       client_secret = getenv("HUBSOFT_CLIENT_SECRET"),
       username = getenv("HUBSOFT_USERNAME"),

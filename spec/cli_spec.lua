@@ -72,6 +72,32 @@ describe("hubsoft help", function()
     assert.matches("--fechar_atendimento  (always true (set by the method))", out, 1, true)
   end)
 
+  it("states the rules across parameters, so a call with none of them is not a surprise", function()
+    local status, out = hubsoft { "help", "notificar_ligacao" }
+    assert.equals(0, status)
+    assert.matches("\n  across parameters:\n    ramal: is required when identificador_interno is absent "
+      .. "(give ramal or identificador_interno)\n", out, 1, true)
+    status, out = hubsoft { "help", "reagendar_ordem_servico" }
+    assert.equals(0, status)
+    assert.matches("\n    id_usuario_novo: is required when id_usuario_antigo is given (send both or neither)\n",
+      out, 1, true)
+    status, out = hubsoft { "help", "adicionar_mensagem" }
+    assert.equals(0, status)
+    assert.is_nil(out:find("across parameters", 1, true))
+  end)
+
+  it("brackets in the usage line every parameter the call can go without, positional ones too", function()
+    local status, out = hubsoft { "help", "configuracao" }
+    assert.equals(0, status)
+    assert.matches("usage: hubsoft configuracao --recurso V [--filtros V]\n", out, 1, true)
+    status, out = hubsoft { "help", "desbloqueio_confianca" }
+    assert.equals(0, status)
+    assert.matches("usage: hubsoft desbloqueio_confianca --id_cliente_servico V [--dias_desbloqueio V]\n", out, 1, true)
+    status, out = hubsoft { "help", "adicionar_mensagem" }
+    assert.equals(0, status)
+    assert.matches("usage: hubsoft adicionar_mensagem --id_atendimento V --mensagem V\n", out, 1, true)
+  end)
+
   it("shows a row added to the endpoint table, with no other change", function()
     -- a new row, written the way endpoints.lua writes them, appended at run time
     local script = util.tmpname()
@@ -199,6 +225,31 @@ describe("hubsoft METODO", function()
     util.rm_tmpdir(dir)
   end)
 
+  it("sends text that only starts with a bracket as text where text is what the parameter takes", function()
+    local status, _, err = hubsoft({ "adicionar_mensagem", "5004", "[URGENTE] cliente sem sinal" }, env())
+    assert.equals(0, status, err)
+    local req = srv:requests("/api/v1/integracao/atendimento/adicionar_mensagem/5004")[1]
+    assert.equals("[URGENTE] cliente sem sinal", cjson.decode(req.body).mensagem)
+    status, _, err = hubsoft({ "consultar_clientes", "nome_razaosocial", "{ACME} Telecom" }, env())
+    assert.equals(0, status, err)
+    assert.matches("termo_busca=%%7BACME%%7D", srv:requests("/api/v1/integracao/cliente")[1].query)
+    -- a block that needs JSON still says its JSON is broken
+    status, _, err = hubsoft({ "notificar_ligacao", "--ramal", "1001", "--ligacao_params", "{fila: suporte}" }, env())
+    assert.equals(2, status)
+    assert.matches("--ligacao_params: the value starts with { but is not valid JSON", err, 1, true)
+  end)
+
+  it("takes one attachment given as a JSON object as a list of that one file, like a path", function()
+    local status, _, err = hubsoft({ "adicionar_anexos", "5003", "--arquivos",
+      '{"data":"conteúdo do anexo","filename":"relato.txt","content_type":"text/plain"}' }, env())
+    assert.equals(0, status, err)
+    local req = srv:requests("/api/v1/integracao/atendimento/adicionar_anexo/5003")[1]
+    assert.equals(1, #req.body.parts)
+    assert.equals("files[0]", req.body.parts[1].name)
+    assert.equals("relato.txt", req.body.parts[1].filename)
+    assert.equals(#"conteúdo do anexo", req.body.parts[1].size)
+  end)
+
   describe("exit status", function()
     it("is 1 for an API error (status error)", function()
       srv:fault { kind = "error", match = "/api/" }
@@ -292,6 +343,28 @@ describe("hubsoft METODO", function()
       assert.equals(4, status)
       assert.matches("^hubsoft: [^\n]*tls error", err)
     end)
+
+    it("is 130 on Ctrl-C, and an interrupted write says it may already be done", function()
+      -- the server holds its answer; Ctrl-C while the command waits for it
+      srv:fault { kind = "delay", seconds = 1, match = "/api/v1/integracao/atendimento", method = "POST" }
+      local errf = util.tmpname()
+      local p = assert(io.popen("env " .. env_words(env()) .. " " .. util.LUA .. " " .. BIN
+        .. " abrir_atendimento --id_cliente_servico 17812 --nome Maria --telefone 81987654321"
+        .. " --descricao 'Sem sinal' 2>" .. util.quote(errf) .. " & pid=$!; echo $pid; wait $pid; echo $?"))
+      local pid = tonumber(p:read("*l"))
+      assert.is_true(util.wait_until(10, function()
+        return #srv:requests("/api/v1/integracao/atendimento") >= 1
+      end))
+      util.sh("kill -INT " .. pid)
+      local out = p:read("*a")
+      p:close()
+      local err = util.read_file(errf)
+      os.remove(errf)
+      assert.equals("130", out:match("(%d+)%s*$"), err)
+      assert.matches("^hubsoft: interrupted; abrir_atendimento may already be done at the server: "
+        .. "check before sending it again\n$", err)
+      assert.equals(30 + 1, #srv:state().atendimentos) -- it was done: the 30 seeded and this one
+    end)
   end)
 
   describe("configuration", function()
@@ -356,6 +429,37 @@ describe("hubsoft METODO", function()
       assert.is_nil((out .. err):find("outra-senha-123", 1, true))
       assert.is_nil((out .. err):find(c.client_secret, 1, true))
     end)
+
+    it("says with --verbose when the token cannot be kept, so repeated logins are explained", function()
+      local dir = cache .. "/not-a-file"
+      assert(util.capture("mkdir " .. util.quote(dir) .. " && echo ok") == "ok")
+      local status, out, err = hubsoft({ "-v", "configuracao", "status_atendimento" },
+                                       env { HUBSOFT_TOKEN_FILE = dir })
+      assert.equals(0, status, err)
+      assert.matches("hubsoft: the token could not be kept in " .. dir .. " (", err, 1, true)
+      assert.matches("the next command logs in again\n", err, 1, true)
+      local c = srv.credentials
+      assert.is_nil((out .. err):find("tok-", 1, true), "a token was printed")
+      assert.is_nil((out .. err):find(c.password, 1, true))
+    end)
+
+    it("never prints the credentials or query values inside a URL with --verbose", function()
+      -- a proxy and a base_url with a login in them: hubsoft.new refuses both,
+      -- after --verbose has shown the configuration
+      local cfg = util.tmpname()
+      util.write_file(cfg, cjson.encode { proxy = "http://proxyuser:pr0xy-Senha@127.0.0.1:1" })
+      local status, out, err = hubsoft({ "-v", "--config", cfg, "configuracao", "disponibilidade" },
+                                       env { HUBSOFT_TOKEN_FILE = "" })
+      os.remove(cfg)
+      assert.equals(2, status, err)
+      assert.matches("proxy=http://(credentials)@127.0.0.1:1", err, 1, true)
+      assert.is_nil((out .. err):find("pr0xy-Senha", 1, true), "the proxy's password was printed")
+      status, out, err = hubsoft({ "-v", "configuracao", "disponibilidade" },
+                                 env { HUBSOFT_BASE_URL = "https://bot:url-Senha1@h.example/?senha=url-Senha2" })
+      assert.equals(2, status, err)
+      assert.matches("must not contain credentials", err, 1, true)
+      assert.is_nil((out .. err):find("url-Senha", 1, true), "a password inside base_url was printed")
+    end)
   end)
 end)
 
@@ -382,9 +486,11 @@ describe("hubsoft export", function()
     }
   end
 
-  -- What the library itself reads, for comparison.
+  -- What the library itself reads, for comparison (the command keeps the nulls).
   local function expected()
-    local api = require("hubsoft").new(srv:config())
+    local cfg = srv:config()
+    cfg.keep_nulls = true
+    local api = require("hubsoft").new(cfg)
     local out = {}
     for r in api:each("todos_atendimentos", { itens_por_pagina = 10 }) do out[#out + 1] = r end
     api:close()
@@ -443,6 +549,30 @@ describe("hubsoft export", function()
       assert.equals(want[i].status.descricao, row[col["status.descricao"]])
       assert.equals(want[i].protocolo, row[col.protocolo])
     end
+  end)
+
+  it("takes the CSV columns from the first record as sent, its null fields included", function()
+    -- the first ticket is open (data_fechamento null); closed ones come later
+    local want = expected()
+    assert.equals(require("hubsoft").null, want[1].data_fechamento)
+    local closed
+    for i = 2, TOTAL do
+      if type(want[i].data_fechamento) == "string" then closed = closed or i end
+    end
+    assert.is_not_nil(closed, "the seed holds a closed ticket")
+    local status, out, err = hubsoft({ "export", "todos_atendimentos", "--itens_por_pagina", "10",
+                                       "--format", "csv" }, env())
+    assert.equals(0, status, err)
+    local rows = csv.parse(out)
+    local col = {}
+    for i, name in ipairs(rows[1]) do col[name] = i end
+    assert.is_not_nil(col.data_fechamento, "a column null in the first record was dropped")
+    assert.equals("", rows[2][col.data_fechamento])
+    assert.equals(want[closed].data_fechamento, rows[closed + 1][col.data_fechamento])
+    -- and a call prints the nulls the server sent
+    status, out, err = hubsoft({ "todos_atendimentos", "--itens_por_pagina", "1" }, env())
+    assert.equals(0, status, err)
+    assert.matches('"data_fechamento":null', out, 1, true)
   end)
 
   it("writes the chosen --columns, in that order", function()
@@ -533,11 +663,26 @@ describe("hubsoft export", function()
       assert.equals(1, newlines, "one line redrawn in place, then the summary")
     end)
 
-    it("stops cleanly on Ctrl-C with the pages written so far flushed (status 130)", function()
+    it("is not drawn when the records go to that same terminal, so none lands after the bar", function()
+      if not has_script then pending("script(1) from util-linux is not installed") return end
+      local status, tty = on_tty { "export", "todos_atendimentos", "--itens_por_pagina", "10",
+                                   "--concurrency", "1", "--format", "csv", "--columns", "protocolo" }
+      assert.equals(0, status, tty)
+      assert.is_nil(tty:find("\27[K", 1, true), "an escape sequence among the records")
+      assert.is_nil(tty:find("records  ", 1, true), "a progress line among the records")
+      local _, newlines = tty:gsub("\n", "")
+      assert.equals(1 + TOTAL + 1, newlines) -- header, records, summary
+      assert.matches("\nhubsoft: exported " .. TOTAL .. " records from 5 pages in [%d.]+ s[^\n]*\r?\n$", tty)
+    end)
+
+    -- `verbose`: with --verbose the interrupt usually lands in the on_request
+    -- hook, which the C core reports ("on_request hook failed") instead of raising
+    local function ctrl_c_mid_export(verbose)
       -- slow pages, so the interrupt lands mid-walk
       srv:fault { kind = "delay", seconds = 0.3, match = "/atendimento/todos", times = 100 }
       local out, errf = dir .. "/int.jsonl", dir .. "/int.err"
       local p = assert(io.popen("env " .. env_words(env()) .. " " .. util.LUA .. " " .. BIN
+        .. (verbose and " --verbose" or "")
         .. " export todos_atendimentos --itens_por_pagina 5 --concurrency 1 --output " .. util.quote(out)
         .. " 2>" .. util.quote(errf) .. " & pid=$!; echo $pid; wait $pid; echo $?"))
       local pid = tonumber(p:read("*l"))
@@ -548,15 +693,23 @@ describe("hubsoft export", function()
       util.sh("kill -INT " .. pid)
       local status = tonumber(p:read("*l"))
       p:close()
-      assert.equals(130, status)
       local err = util.read_file(errf)
-      assert.matches("^hubsoft: interrupted after %d+ records from %d+ pages?", err)
-      local records, pages = err:match("after (%d+) records from (%d+) page")
+      assert.equals(130, status, err)
+      assert.matches("\nhubsoft: interrupted after %d+ records from %d+ pages?", "\n" .. err)
+      local records, pages = err:match("interrupted after (%d+) records from (%d+) page")
       local got = decode_lines(util.read_file(out))
       assert.equals(tonumber(records), #got)
       assert.equals(tonumber(pages) * 5, #got)
       assert.is_true(#got >= 5 and #got < TOTAL)
       for i, r in ipairs(got) do assert.equals(5000 + i, r.id_atendimento) end
+    end
+
+    it("stops cleanly on Ctrl-C with the pages written so far flushed (status 130)", function()
+      ctrl_c_mid_export(false)
+    end)
+
+    it("stops on Ctrl-C with --verbose too, where the interrupt lands in the request hook", function()
+      ctrl_c_mid_export(true)
     end)
   end)
 end)
@@ -587,14 +740,44 @@ describe("hubsoft fake-server", function()
     status, out, err = hubsoft({ "configuracao", "tipo_atendimento" }, vars)
     assert.equals(0, status, err)
     assert.equals("success", decode_lines(out)[1].status)
-    -- Ctrl-C stops it quietly
+    -- Ctrl-C stops it quietly (bounded: a server that swallows the interrupt
+    -- must fail this spec, not hang the suite)
     util.sh("kill -INT " .. pid)
+    local stopped = util.wait_until(10, function() return not util.sh("kill -0 " .. pid .. " 2>/dev/null") end)
+    if not stopped then util.sh("kill -9 " .. pid) end
+    assert.is_true(stopped, "fake-server still serving 10 s after Ctrl-C: " .. util.read_file(log))
     local exit = tonumber(p:read("*l"))
     p:close()
     assert.equals(130, exit)
     assert.not_matches("traceback", util.read_file(log))
     util.rm_tmpdir(cache)
     os.remove(log)
+  end)
+
+  it("stops serving when Ctrl-C lands inside a connection's coroutine (LuaJIT's global hook)", function()
+    -- Under LuaJIT the interpreter's "interrupted!" can be raised in whatever
+    -- coroutine runs next; simulated here on any Lua by a hook on each
+    -- connection's coroutine. The server must stop, not log and serve on.
+    local script = util.tmpname()
+    util.write_file(script, ([[
+      local create = coroutine.create
+      coroutine.create = function(f)
+        local co = create(f)
+        debug.sethook(co, function() debug.sethook(co); error("interrupted!") end, "l")
+        return co
+      end
+      local fake = require "hubsoft.fake_server"
+      local ok, err = pcall(fake.serve, { idle_exit = 3, on_listen = function(port)
+        os.execute(%q .. " -e 'local s = require(\"socket\").tcp(); s:connect(\"127.0.0.1\", "
+          .. port .. "); s:send(\"GET / HTTP/1.1\\r\\n\\r\\n\"); s:receive(\"*a\"); s:close()' &")
+      end })
+      print(ok and "still serving until idle" or tostring(err))
+    ]]):format(util.LUA))
+    local status, out, err = util.run_lua(script)
+    os.remove(script)
+    assert.equals(0, status, err)
+    assert.matches("^[^\n]*interrupted!\n$", out)
+    assert.is_nil(out:find("still serving", 1, true), err)
   end)
 
   it("is a module a user's tests start, and a script", function()

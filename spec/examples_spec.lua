@@ -14,8 +14,8 @@ local COLUMNS = { "id_atendimento", "protocolo", "data_cadastro", "data_fechamen
 -- Runs `lua script args...` with extra environment variables; returns the
 -- exit status, stdout and stderr.
 local function run(script, args, env)
-  -- an empty HUBSOFT_URL means "start the bundled fake server"
-  return util.run_lua(script, args, util.with({ HUBSOFT_URL = "" }, env))
+  -- no URL (HUBSOFT_BASE_URL, or the older HUBSOFT_URL) means "start the bundled fake server"
+  return util.run_lua(script, args, util.with({ HUBSOFT_URL = "", HUBSOFT_BASE_URL = "" }, env))
 end
 
 local parse_csv = require("spec.support.csv").parse
@@ -206,6 +206,20 @@ describe("examples", function()
       end
       table.sort(pages)
       assert.same({ 0, 1 }, pages)
+    end)
+
+    it("exports from the server the hubsoft command is pointed at (HUBSOFT_BASE_URL), not a fake one", function()
+      -- an operator set up for `hubsoft` (or after `hubsoft fake-server`) must get that
+      -- server's tickets, never a month of made-up ones with exit status 0
+      srv:seed { tickets = 7, data_inicio = "2025-09-01", data_fim = "2025-09-30" }
+      local env = real_server_env()
+      env.HUBSOFT_BASE_URL, env.HUBSOFT_URL = env.HUBSOFT_URL, ""
+      local status, out, err = run("examples/export_month.lua", { "2025-09" }, env)
+      assert.equals(0, status, err)
+      local _, nrows = csv_records(out)
+      assert.equals(7 + 1, nrows)
+      assert.is_nil(err:find("fake server at", 1, true))
+      assert.is_true(#srv:requests("/api/v1/integracao/atendimento/todos") > 0)
     end)
 
     it("exports an empty month as a header alone", function()

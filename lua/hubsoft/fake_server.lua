@@ -2877,6 +2877,13 @@ function fake.serve(opts)
   local function resume(c)
     local ok, what = coroutine.resume(c.co)
     if not ok then
+      -- Ctrl-C: the interpreter raises "interrupted!" once, at its next Lua
+      -- step, which under LuaJIT (hooks are global there) may be inside this
+      -- connection's coroutine; it stops the server, not just the connection
+      if tostring(what):find("interrupted!", 1, true) then
+        close_conn(c)
+        error(what, 0)
+      end
       io.stderr:write("fake_server: connection ", c.id, " failed: ", tostring(what), "\n")
       close_conn(c)
     elseif coroutine.status(c.co) == "dead" then

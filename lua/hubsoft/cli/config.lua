@@ -98,7 +98,16 @@ function M.load(core, path, getenv)
   return cfg, token_file
 end
 
---- The configuration as one line for --verbose, secrets replaced by "(set)".
+-- A URL-like value with what may be a secret inside it hidden: the user
+-- and password before an @ (a proxy's "http://user:pass@host:3128", or a
+-- base_url hubsoft.new is about to refuse) and the query's values.
+local function redact(v)
+  v = v:gsub("^([%a][%w+.-]*://)[^/?#]*@", "%1(credentials)@")
+  return (v:gsub("([?&][^=&#]*=)[^&#]*", "%1***"))
+end
+
+--- The configuration as one line for --verbose, secrets replaced by "(set)",
+-- credentials and query values inside URLs by "(credentials)" and "***".
 function M.describe(cfg, token_file)
   local keys = {}
   for k in pairs(cfg) do keys[#keys + 1] = k end
@@ -106,7 +115,7 @@ function M.describe(cfg, token_file)
   local parts = {}
   for _, k in ipairs(keys) do
     local v = cfg[k]
-    if M.SECRET[k] then v = "(set)" elseif type(v) ~= "string" then v = tostring(v) end
+    if M.SECRET[k] then v = "(set)" elseif type(v) ~= "string" then v = tostring(v) else v = redact(v) end
     parts[#parts + 1] = k .. "=" .. v
   end
   parts[#parts + 1] = "token_file=" .. (token_file or "(none)")

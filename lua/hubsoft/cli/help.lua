@@ -37,18 +37,15 @@ function M.list()
   return table.concat(out)
 end
 
--- "--id_atendimento <id_atendimento>" for the usage line
+-- "--id_atendimento V [--dias V]" for the usage line: a parameter the call
+-- can go without is in brackets, positional or not (configuracao's filtros)
 local function usage_line(row)
   local parts = { "hubsoft " .. row.name }
-  local is_positional = {}
-  for _, name in ipairs(row.positional or {}) do
-    is_positional[name] = true
-  end
   for _, p in ipairs(row.params or {}) do
     local name = rows.param_name(p)
     if p.value == nil then
       local word = "--" .. name .. " V"
-      if not (p.required or is_positional[name]) then word = "[" .. word .. "]" end
+      if not p.required then word = "[" .. word .. "]" end
       parts[#parts + 1] = word
     end
   end
@@ -87,6 +84,13 @@ function M.method(row)
     add(("    --%s%s\n"):format(name, #notes > 0 and ("  (" .. table.concat(notes, "; ") .. ")") or ""))
     for _, text in ipairs(rows.rule_texts(p)) do
       add("        " .. text .. "\n")
+    end
+  end
+  local across = rows.check_texts(row)
+  if #across > 0 then
+    add("  across parameters:\n")
+    for _, text in ipairs(across) do
+      add("    " .. text .. "\n")
     end
   end
   return table.concat(out)

@@ -75,6 +75,10 @@ local function client(cmd, core)
   local config = require "hubsoft.cli.config"
   local cfg, token_file = config.load(core, cmd.opts.config, os.getenv)
   if not cfg then return nil, cfg == nil and token_file end
+  -- print what the server sent, nulls included: CSV takes its columns from the
+  -- first record, and a field that is null there (an open ticket's
+  -- data_fechamento) would otherwise be missing from every row
+  if cfg.keep_nulls == nil then cfg.keep_nulls = true end
   if cmd.opts.verbose then
     io.stderr:write("hubsoft: config ", config.describe(cfg, token_file), "\n")
     cfg.on_request = function(info)
@@ -83,7 +87,22 @@ local function client(cmd, core)
         info.bytes or 0, info.attempt or 1))
     end
   end
-  if token_file then cfg.token_store = hubsoft.file_token_store(token_file) end
+  if token_file then
+    local store = hubsoft.file_token_store(token_file)
+    if cmd.opts.verbose then
+      -- otherwise an unwritable cache folder makes every command log in, unseen
+      local save = store.save
+      store.save = function(token)
+        local saved, why = save(token)
+        if not saved then
+          io.stderr:write("hubsoft: the token could not be kept in ", token_file, " (", tostring(why),
+            "): the next command logs in again\n")
+        end
+        return saved, why
+      end
+    end
+    cfg.token_store = store
+  end
   local ok, api = pcall(hubsoft.new, cfg)
   if not ok then
     return nil, "configuration: " .. tostring(api):gsub("^[^:]*:%d+: ", "")
@@ -91,13 +110,21 @@ local function client(cmd, core)
   return api
 end
 
-local function fail(err)
+-- `row`: the method that failed, when one was called (a write interrupted
+-- mid-way may already be done at the server, and the operator must know it
+-- before sending it again)
+local function fail(err, row)
   if type(err) == "table" and err.write_error then
     io.stderr:write("hubsoft: cannot write the output: ", err.write_error, "\n")
     return 1
   end
   if require("hubsoft.cli.export").interrupted(err) then
-    io.stderr:write("hubsoft: interrupted\n")
+    if row and require("hubsoft.cli.rows").class(row) == "write" then
+      io.stderr:write("hubsoft: interrupted; ", row.name, " may already be done at the server: ",
+        "check before sending it again\n")
+    else
+      io.stderr:write("hubsoft: interrupted\n")
+    end
     return M.INTERRUPTED
   end
   io.stderr:write("hubsoft: ", tostring(err), "\n")
@@ -151,7 +178,10 @@ local function export(cmd, core)
   local writers = require "hubsoft.cli.writers"
   local writer = format == "csv" and writers.csv(core, out, columns) or writers.jsonl(core, out)
   local progress = require("hubsoft.cli.progress")
-  local display = progress.new(io.stderr, progress.isatty(2))
+  -- no live line when the records themselves go to that terminal: each one
+  -- would land after the bar's text and stay there
+  local live = progress.isatty(2) and not (out == io.stdout and progress.isatty(1))
+  local display = progress.new(io.stderr, live)
   local how, e = require("hubsoft.cli.export").run(api, core, metodo, filtros, concurrency, writer, display)
   if out ~= io.stdout then
     local closed, cerr = out:close()
@@ -179,7 +209,7 @@ local function call(cmd, core)
   end
   local res, rerr = method(api, (table.unpack or unpack)(args, 1, n))
   api:close()
-  if res == nil then return fail(rerr) end
+  if res == nil then return fail(rerr, row) end
   local ok, werr = io.stdout:write(core.encode(res), "\n")
   if ok then ok, werr = io.stdout:flush() end
   if not ok then return fail { write_error = tostring(werr) } end

@@ -1,12 +1,14 @@
 --- Turn `--name value` words into the arguments of an endpoint method.
 --
 -- A value is text on the command line; the method wants Lua values. A value
--- that starts with `{` or `[` is JSON. Otherwise the parameter's own rules
+-- that starts with `{` or `[` is JSON, unless only the text itself fits the
+-- parameter (`--mensagem "[URGENTE] sem sinal"`). Otherwise the parameter's own rules
 -- choose: the first of (the text read as a whole number or true/false, the
 -- text itself, a one-item list of it) that every rule accepts is used, so
 -- `--id_atendimento 5448` is a number, `--termo_busca 01234567890` stays
 -- text (a number would drop the leading zero) and `--arquivos a.png` is a
--- list. A parameter given twice is a list.
+-- list; likewise a JSON object where only a list of objects is accepted
+-- becomes that list's one item. A parameter given twice is a list.
 -- @module hubsoft.cli.params
 
 local rows = require "hubsoft.cli.rows"
@@ -41,15 +43,25 @@ end
 
 -- The Lua value for one parameter given once (text s).
 local function one(core, p, name, s)
-  if s:match("^%s*[%[{]") then return json_value(core, name, s) end
+  local json, json_err
+  if s:match("^%s*[%[{]") then
+    json, json_err = json_value(core, name, s)
+    if json ~= nil and accepted(p, json) then return json end
+    -- an object where the rules want a list of them (one --arquivos
+    -- '{"path": ...}') is that list's one item, as a single path is
+    if json ~= nil and accepted(p, { json }) then return { json } end
+  end
   local n = scalar(s)
   local candidates = {}
   if n ~= nil then candidates[#candidates + 1] = n end
   candidates[#candidates + 1] = s
   candidates[#candidates + 1] = { n == nil and s or n }
   for _, v in ipairs(candidates) do
+    -- for JSON-looking text, this is text that merely starts with a bracket
+    -- ("[URGENTE] sem sinal", "[rascunho].png") where text is what fits
     if accepted(p, v) then return v end
   end
+  if json ~= nil or json_err then return json, json_err end
   -- nothing fits: hand the text over and let the method's validation name the rule
   if p.files then return { s } end
   return s

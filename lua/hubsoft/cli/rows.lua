@@ -2,7 +2,7 @@
 --
 -- Only the fields a row is written with are used (`name`, `method`, `path`,
 -- `retry`, `positional`, `options`, `params` with their `rules`, `required`,
--- `default`, `value`, `control`, `files`, `paging`), never what endpoints.lua derives
+-- `default`, `value`, `control`, `files`, `paging`, `checks`), never what endpoints.lua derives
 -- at load time, so a row added at run time is described like any other.
 -- @module hubsoft.cli.rows
 
@@ -59,6 +59,29 @@ function M.rule_texts(p)
   for _, rule in ipairs(p.rules or {}) do
     local ok, msg = pcall(rule, PROBE)
     if ok and type(msg) == "string" then out[#out + 1] = msg end
+  end
+  return out
+end
+
+--- The row's cross-field checks that can state themselves, as text
+-- ("ramal: is required when identificador_interno is absent ..."): each check
+-- is asked about no parameters at all, then about each parameter given
+-- alone, and its first answer is its text. A check that only speaks about
+-- values together (dates in order) says nothing here.
+function M.check_texts(row)
+  local out = {}
+  for _, check in ipairs(row.checks or {}) do
+    local probes = { {} }
+    for _, p in ipairs(row.params or {}) do
+      probes[#probes + 1] = { [M.param_name(p)] = "x" }
+    end
+    for _, values in ipairs(probes) do
+      local ok, field, msg = pcall(check, values)
+      if ok and type(field) == "string" and type(msg) == "string" then
+        out[#out + 1] = field .. ": " .. msg
+        break
+      end
+    end
   end
   return out
 end
