@@ -299,6 +299,51 @@ describe("review defects", function()
     end
   end)
 
+  describe("9: Ctrl-C inside a callback of ours (hook, token_store) is not swallowed", function()
+    -- The callbacks run under the core's pcall; the interpreter's SIGINT hook
+    -- clears itself before it raises, so a caught "interrupted!" used to be
+    -- reported as the callback's failure and the script went on.
+    local SCRIPT = [[
+      if jit then jit.off() end -- hooks fire in interpreted code only
+      local hubsoft = require "hubsoft"
+      local function spin()
+        io.stdout:write("spinning\n"); io.stdout:flush()
+        local t = os.time()
+        while os.time() - t < 20 do end
+      end
+      local config = { base_url = arg[1] }
+      if arg[3] == "hook" then
+        config.access_token = arg[2]
+        config.on_request = spin
+      else
+        for k, v in pairs { client_id = "3", client_secret = "fake-client-secret-XYZ",
+                             username = "bot@provedor.com.br", password = "s3nh@-Secreta!" } do
+          config[k] = v
+        end
+        config.token_store = { load = spin, save = function() end }
+      end
+      local api = hubsoft.new(config)
+      api:request("GET", "/api/v1/integracao/configuracao/status_atendimento")
+      print("went on")
+    ]]
+
+    for _, mode in ipairs { "hook", "store" } do
+      it("in the " .. mode, function()
+        local pid, out, err, st, clean = spawn_lua(SCRIPT, { srv.url, srv:login(), mode })
+        assert.is_true(util.wait_until(10, function()
+          return (util.read_file(out) or ""):find("spinning", 1, true) ~= nil
+        end))
+        util.sh("kill -INT " .. pid)
+        assert.is_true(util.wait_until(15, function() return (util.read_file(st) or "") ~= "" end))
+        assert.not_equal("0", util.read_file(st):match("%d+"))
+        assert.matches("interrupted!", util.read_file(err), 1, true)
+        assert.not_matches("failed", util.read_file(err))
+        assert.not_matches("went on", util.read_file(out) or "")
+        clean()
+      end)
+    end
+  end)
+
   describe("10: a failing token_store.save is reported once on stderr, the call goes on", function()
     local SCRIPT = [[
       local hubsoft = require "hubsoft"

@@ -143,7 +143,8 @@ static int store_load(lua_State *L, hs_client *c)
     rc = lua_pcall(L, 0, 1, 0);
     c->busy = 0;
     if (rc != 0) {
-        warn_store(L, c, "load");
+        if (!hs_intr_keep(L)) /* Ctrl-C inside the store is not the store's failure */
+            warn_store(L, c, "load");
     } else if (token_from_lua(L, lua_gettop(L), &t) == 0 && !c->closed &&
                hs_token_usable(&t, (long long)time(NULL))) {
         /* (reading the returned table may run its __index: the client is
@@ -171,6 +172,10 @@ static void store_save(lua_State *L, hs_client *c)
     c->busy = 1;
     rc = lua_pcall(L, 1, 2, 0);
     c->busy = 0;
+    if (rc != 0 && hs_intr_keep(L)) { /* Ctrl-C inside the store is not the store's failure */
+        lua_settop(L, top);
+        return;
+    }
     if (rc != 0) {
         if (lua_isnil(L, -1)) { /* error(nil) */
             lua_pop(L, 1);

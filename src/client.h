@@ -31,6 +31,12 @@ typedef struct hs_intr {
 } hs_intr;
 void hs_intr_arm(hs_intr *in, lua_State *L);
 int hs_intr_check(void *in);
+/* After one of our lua_pcall's caught the error at the top of the stack: when
+ * it is the interpreter's "interrupted!" (its hook clears itself before it
+ * raises, so the interrupt would be lost), sets an equivalent hook again: the
+ * transfer then stops and the script ends at the next Lua step outside our
+ * pcalls. Returns 1 when it did. */
+int hs_intr_keep(lua_State *L);
 
 typedef struct hs_client {
     hs_conn *conn; /* NULL once closed */

@@ -33,7 +33,7 @@ void hs_call_hook(lua_State *L, hs_client *c, const hs_resp *r, const char *url_
     hs_pushint(L, attempt);
     lua_setfield(L, -2, "attempt");
     c->busy = 1;
-    if (lua_pcall(L, 1, 0, 0) != 0) {
+    if (lua_pcall(L, 1, 0, 0) != 0 && !hs_intr_keep(L)) {
         size_t n;
         const char *m = lua_tolstring(L, -1, &n);
         c->busy = 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "client.h"
 #include "compat.h"
 #include "jsontext.h"
 
@@ -326,6 +327,7 @@ int hs_json_decode(lua_State *L, const char *s, size_t len, int keep_nulls,
         lua_pushlstring(L, s, len);
     if (lua_pcall(L, 1, 1, 0) != 0) {
         const char *e = lua_tostring(L, -1);
+        hs_intr_keep(L); /* Ctrl-C while decoding: the script still ends */
         snprintf(msg, msglen, "%s", e ? e : "invalid JSON");
         lua_settop(L, top);
         return -1;

@@ -45,10 +45,10 @@ local function extent(list)
   return n
 end
 
---- True when `err` comes from Ctrl-C. The stand-alone interpreter raises
--- "interrupted!" from a debug hook at the next Lua step after SIGINT; when
--- that step is inside the C core's JSON decoding, the core reports it as a
--- decode error whose message holds the interpreter's words.
+--- True when `err` comes from Ctrl-C: the stand-alone interpreter raises
+-- "interrupted!" from a debug hook at the next Lua step after SIGINT (the C
+-- core lets it through, also when it lands inside a hook, a token_store or the
+-- JSON decoder).
 function M.interrupted(err)
   local msg = err
   if type(err) == "table" or type(err) == "userdata" then
@@ -56,30 +56,6 @@ function M.interrupted(err)
     msg = ok and m or nil
   end
   return type(msg) == "string" and msg:find("interrupted!", 1, true) ~= nil
-end
-
--- Whether this process catches SIGINT now (SigCgt in /proc/self/status;
--- signal 2 is the mask's bit 1), or nil where that cannot be read.
-local function sigint_caught()
-  local f = io.open("/proc/self/status", "r")
-  if not f then return nil end
-  local status = f:read("*a")
-  f:close()
-  local mask = status and status:match("\nSigCgt:%s*(%x+)")
-  if not mask then return nil end
-  return math.floor(tonumber(mask:sub(-1), 16) / 2) % 2 == 1
-end
-
---- A function telling whether Ctrl-C came since this call, even when its
--- "interrupted!" was raised inside a callback the C core runs and reports
--- instead of raising (the --verbose on_request hook, a token_store): the
--- interpreter's handler resets SIGINT to its default when it fires, and that
--- shows in /proc. Always false where /proc is not there.
-function M.sigint_watch()
-  local armed = sigint_caught() == true
-  return function()
-    return armed and sigint_caught() == false
-  end
 end
 
 --- Walk and write.
@@ -95,7 +71,6 @@ end
 function M.run(api, core, metodo, filtros, concurrency, writer, progress)
   local records, pages, total_records, total_pages = 0, 0, nil, nil
   local key = rows.find(metodo).paging.records
-  local interrupted_unseen = M.sigint_watch()
   local ok, err = pcall(function()
     for _, resp in api:pages(metodo, filtros, { concurrency = concurrency }) do
       local list, tr, tp = M.page_parts(resp, core.null, key)
@@ -115,7 +90,6 @@ function M.run(api, core, metodo, filtros, concurrency, writer, progress)
       end
       pages = pages + 1
       progress.update(records, pages, total_records, total_pages, false)
-      if interrupted_unseen() then error("interrupted!", 0) end
     end
   end)
   local closed, cerr = pcall(writer.close)

@@ -207,8 +207,13 @@ local function call(cmd, core)
     api:close()
     return usage_error(metodo .. " has a row but no method on the client")
   end
-  local res, rerr = method(api, (table.unpack or unpack)(args, 1, n))
+  -- Ctrl-C comes back as the interpreter's own error, raised from the call
+  local called, res, rerr = pcall(method, api, (table.unpack or unpack)(args, 1, n))
   api:close()
+  if not called then
+    if require("hubsoft.cli.export").interrupted(res) then return fail(res, row) end
+    error(res, 0)
+  end
   if res == nil then return fail(rerr, row) end
   local ok, werr = io.stdout:write(core.encode(res), "\n")
   if ok then ok, werr = io.stdout:flush() end
