@@ -38,7 +38,7 @@ function V.integer_of(v)
   local n
   if type(v) == "number" then
     n = v
-  elseif type(v) == "string" and #v <= 15 and v:match("^%d+$") then
+  elseif type(v) == "string" and #v <= 15 and find(v, "^%d+$") then
     n = tonumber(v)
   else
     return nil
@@ -138,7 +138,7 @@ end
 -- @return nil, id when fine; message otherwise
 function V.id(v)
   if type(v) == "string" then
-    if v:match("^%d+$") and v:match("[1-9]") then
+    if find(v, "^%d+$") and find(v, "[1-9]") then
       return nil, v
     end
   elseif type(v) == "number" then
@@ -251,7 +251,7 @@ end
 -- @param v the value
 -- @return nil, v when fine; message otherwise
 function V.nonempty_string(v)
-  if type(v) ~= "string" or not v:match("%S") then
+  if type(v) ~= "string" or not find(v, "%S") then
     return "must be a non-empty string"
   end
   return nil, v
@@ -310,7 +310,7 @@ function V.telefone(v)
       s = format("%d", n)
     end
   end
-  if s and s:match("^%d+$") and (#s == 10 or #s == 11) then
+  if s and find(s, "^%d+$") and (#s == 10 or #s == 11) then
     return nil, s
   end
   return "must be 10 or 11 digits, DDNNNNNNNNN (area code and number, digits only)"
