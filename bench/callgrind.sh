@@ -8,7 +8,8 @@
 #
 # Needs bench/data/p20000 (bench/run.sh generates it) for the small answer.
 # Prints one line a program, then, for this client, the inclusive cost a call
-# of the functions that split it (Lua validation, decode, normalisation).
+# of the functions that split it (api:request, libcurl, decode), then the cost
+# of endpoints.prepare alone for three methods (bench/prepare_loop.lua).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -81,4 +82,9 @@ cg_split "api:request (C core, transfer, decode)" hs_l_request
 cg_split "  libcurl transfer (curl_easy_perform)" curl_easy_perform
 cg_split "  decode (cjson + UTF-8 check + normalise)" hs_json_decode
 echo "  (the rest of the call is Lua: the method, endpoints.prepare, the check)"
+
+# endpoints.prepare alone (validation and request building, no transfer).
+for m in configuracao abrir_atendimento todos_atendimentos; do
+  per_call "prepare $m" lua5.4 bench/prepare_loop.lua "$m"
+done
 [ -z "${BENCH_CG_KEEP:-}" ] || echo "outputs kept in $tmp"
