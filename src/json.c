@@ -217,37 +217,31 @@ const char *hs_json_encode(lua_State *L, int idx, hs_buf *out, char *where, size
 
 static void normalize(lua_State *L, int keep_nulls, int depth);
 
-/* The value at the top is popped. Returns 1 and leaves its replacement on the
- * stack when the field must change: nil for a null (unless keep_nulls), an
- * integer for a whole float. Tables are normalized in place. */
-static inline int fixed_value(lua_State *L, int keep_nulls, int depth)
+/* What the value at the top needs: HS_KEEP (leave it; a table is normalized in
+ * place), HS_DROP (a null, unless keep_nulls) or HS_INT (a whole float, whose
+ * integer is stored in *iv). The value stays on the stack. */
+enum { HS_KEEP, HS_DROP, HS_INT };
+
+static inline int fixed_value(lua_State *L, int keep_nulls, int depth, lua_Integer *iv)
 {
+#if !HS_HAVE_INTEGERS
+    (void)iv; /* no integers to make before Lua 5.3 */
+#endif
     switch (lua_type(L, -1)) {
-    case LUA_TTABLE:
-        normalize(L, keep_nulls, depth + 1);
-        lua_pop(L, 1);
-        return 0;
-    case LUA_TLIGHTUSERDATA: /* cjson.null */
-        lua_pop(L, 1);
-        if (keep_nulls)
-            return 0;
-        lua_pushnil(L);
-        return 1;
+    case LUA_TTABLE: normalize(L, keep_nulls, depth + 1); return HS_KEEP;
+    case LUA_TLIGHTUSERDATA: /* cjson.null */ return keep_nulls ? HS_KEEP : HS_DROP;
 #if HS_HAVE_INTEGERS
     case LUA_TNUMBER:
         if (!lua_isinteger(L, -1)) {
             lua_Number d = lua_tonumber(L, -1);
-            lua_pop(L, 1);
             if (d == floor(d) && fabs(d) < 9007199254740992.0) {
-                lua_pushinteger(L, (lua_Integer)d);
-                return 1;
+                *iv = (lua_Integer)d;
+                return HS_INT;
             }
-            return 0;
         }
-        lua_pop(L, 1);
-        return 0;
+        return HS_KEEP;
 #endif
-    default: lua_pop(L, 1); return 0;
+    default: return HS_KEEP;
     }
 }
 
@@ -256,6 +250,7 @@ static inline int fixed_value(lua_State *L, int keep_nulls, int depth)
 static void normalize(lua_State *L, int keep_nulls, int depth)
 {
     size_t n, i;
+    lua_Integer iv = 0;
     if (depth > 1000 || !lua_checkstack(L, 4))
         return; /* cjson's own depth limit keeps us far from here */
     n = hs_rawlen(L, -1);
@@ -263,19 +258,35 @@ static void normalize(lua_State *L, int keep_nulls, int depth)
         /* a JSON array (an object's keys are strings, so its length is 0):
          * walk it by index, cheaper than lua_next */
         for (i = 1; i <= n; i++) {
+            int fix;
             lua_rawgeti(L, -1, (int)i);
-            if (fixed_value(L, keep_nulls, depth))
+            fix = fixed_value(L, keep_nulls, depth, &iv);
+            lua_pop(L, 1);
+            if (fix == HS_DROP) {
+                lua_pushnil(L);
                 lua_rawseti(L, -2, (int)i);
+            } else if (fix == HS_INT) {
+                lua_pushinteger(L, iv);
+                lua_rawseti(L, -2, (int)i);
+            }
         }
         return;
     }
     lua_pushnil(L);
-    while (lua_next(L, -2) != 0) {
-        if (fixed_value(L, keep_nulls, depth)) { /* t key new */
-            lua_pushvalue(L, -2);
-            lua_insert(L, -2);
-            lua_rawset(L, -4); /* changing a field during traversal is allowed */
+    while (lua_next(L, -2) != 0) { /* t key value */
+        int fix = fixed_value(L, keep_nulls, depth, &iv);
+        if (fix == HS_KEEP) {
+            lua_pop(L, 1);
+            continue;
         }
+        /* changing a field during traversal is allowed */
+        lua_pushvalue(L, -2); /* t key value key */
+        if (fix == HS_DROP)
+            lua_pushnil(L);
+        else
+            lua_pushinteger(L, iv);
+        lua_rawset(L, -5); /* t key value */
+        lua_pop(L, 1);
     }
 }
 

@@ -519,6 +519,26 @@ for _, row in ipairs(M.rows) do
     end
   end
   table.sort(options)
+  row.npos = #row.positional
+  -- params[i]'s position among the positional arguments, or false: a
+  -- parameter entry may be shared by rows, so this lives on the row
+  local param_pos = {}
+  for i, p in ipairs(row.params) do
+    param_pos[i] = false
+    for j, name in ipairs(row.positional) do
+      if name == p.name then
+        param_pos[i] = j
+      end
+    end
+  end
+  row.param_pos = param_pos
+  if row.variants then
+    for j, name in ipairs(row.positional) do
+      if name == row.variants.param then
+        row.variants_pos = j
+      end
+    end
+  end
   row.option_names = options
   row.allowed_text = table.concat(options, ", ")
   -- the path as literal pieces and parameter names, so building it per call
@@ -544,8 +564,28 @@ local function sorted_keys(t)
   return keys
 end
 
-local function is_empty(t)
-  return next(t) == nil
+local find, select, type = string.find, select, type
+local blank, text = V.blank, V.text
+
+-- Path pieces already checked against ^[%w_]+$: a call with the same id or
+-- resource name again skips the pattern. Bounded, so it cannot grow without
+-- limit on a long-running client that walks many ids.
+local SAFE_PIECES_MAX = 256
+local safe_pieces, n_safe_pieces = {}, 0
+
+local function url_piece(v)
+  local piece = type(v) == "string" and v or text(v)
+  if safe_pieces[piece] then
+    return piece
+  end
+  if not find(piece, "^[%w_]+$") then
+    return nil
+  end
+  if n_safe_pieces >= SAFE_PIECES_MAX then
+    safe_pieces, n_safe_pieces = {}, 0
+  end
+  safe_pieces[piece], n_safe_pieces = true, n_safe_pieces + 1
+  return piece
 end
 
 -- Mark a normalized table for the JSON encoder.
@@ -574,6 +614,216 @@ local function failure(core, row, method, field, msg)
   }
 end
 
+-- The options table's keys into `raw`; nil, or the failure to report.
+-- A bad key: the first in sorted order is reported, so the message does not
+-- depend on the table's hash order.
+local function gather_options(core, row, method, options, raw)
+  local bad = false
+  for k, v in pairs(options) do
+    local p = type(k) == "string" and row.spec[k]
+    if not p or p.value ~= nil or row.is_positional[k] then
+      bad = true
+      break
+    end
+    raw[k] = v
+  end
+  if bad then
+    for _, k in ipairs(sorted_keys(options)) do
+      local p = type(k) == "string" and row.spec[k]
+      if not p then
+        return failure(core, row, method, tostring(k), "unknown parameter for " .. row.name
+          .. " (allowed: " .. row.allowed_text .. ")")
+      elseif p.value ~= nil then
+        return failure(core, row, method, k, "is set by " .. row.name .. " itself")
+      elseif row.is_positional[k] then
+        return failure(core, row, method, k, "is an argument of " .. row.name .. ", not a key of " .. row.options)
+      end
+    end
+  end
+  return true
+end
+
+-- M.prepare's work, returning method, path, opts (no table around them, and
+-- no closure, table or string built that the call does not need: this runs
+-- on every call). Or nil and the validation error.
+local function prepare(core, row, ...)
+  local method, body = row.method, row.body
+
+  -- The arguments: positional ones are read from `...` where they are
+  -- needed; the options table, when there is one, is copied into `raw`.
+  local npos = row.npos
+  local raw
+  local last = npos
+  if row.options then
+    last = npos + 1
+    local options = (select(last, ...))
+    if options ~= nil then
+      if type(options) ~= "table" then
+        return failure(core, row, method, row.options, "must be a table")
+      end
+      raw = {}
+      local ok, err = gather_options(core, row, method, options, raw)
+      if not ok then
+        return nil, err
+      end
+    end
+  end
+  local nargs = select("#", ...)
+  if nargs > last then
+    for i = last + 1, nargs do
+      if select(i, ...) ~= nil then
+        return failure(core, row, method, "argument #" .. i, "unexpected argument to " .. row.name)
+      end
+    end
+  end
+
+  -- The vendor's alternative form of the same endpoint, if one was chosen.
+  local variant
+  local variants = row.variants
+  if variants then
+    local v
+    if row.variants_pos then
+      v = (select(row.variants_pos, ...))
+    elseif raw then
+      v = raw[variants.param]
+    end
+    variant = variants[v]
+    if type(variant) ~= "table" then
+      variant = nil
+    end
+    if variant then
+      method, body = variant.method or method, variant.body or body
+    end
+  end
+  local requires = variant and variant.requires
+
+  -- Each parameter: required, then its rules (which also normalize it).
+  local values = {}
+  local params, param_pos = row.params, row.param_pos
+  for i = 1, #params do
+    local p = params[i]
+    local name = p.name
+    local v
+    if p.value ~= nil then
+      v = p.value
+    else
+      local pos = param_pos[i]
+      if pos then
+        v = (select(pos, ...))
+      elseif raw then
+        v = raw[name]
+      end
+      if v == nil then
+        v = p.default
+      end
+    end
+    if (p.required or (requires and requires[name])) and blank(v) then
+      return failure(core, row, method, name, "is required")
+    end
+    if v ~= nil then
+      local rules = p.rules
+      for j = 1, #rules do
+        local msg, x = rules[j](v)
+        if msg then
+          return failure(core, row, method, name .. (x or ""), msg)
+        end
+        v = x
+      end
+      values[name] = v
+    end
+  end
+  local checks = row.checks
+  if checks then
+    for i = 1, #checks do
+      local field, msg = checks[i](values)
+      if field then
+        return failure(core, row, method, field, msg)
+      end
+    end
+  end
+
+  -- Build the request.
+  local path = row.path
+  local pieces = row.path_pieces
+  local npieces = #pieces
+  if npieces == 3 then
+    -- one placeholder: no table to concatenate
+    local name = pieces[2][1]
+    local piece = url_piece(values[name])
+    -- The rules already made these digits or [a-z_]; this is the last guard
+    -- before anything reaches the URL.
+    if not piece then
+      return failure(core, row, method, name, "cannot be placed in a URL path")
+    end
+    path = pieces[1] .. piece .. pieces[3]
+  elseif npieces > 1 then
+    local parts = {}
+    for i = 1, npieces do
+      local piece = pieces[i]
+      if type(piece) == "table" then
+        local name = piece[1]
+        piece = url_piece(values[name])
+        if not piece then
+          return failure(core, row, method, name, "cannot be placed in a URL path")
+        end
+      end
+      parts[i] = piece
+    end
+    path = table.concat(parts)
+  end
+
+  local query, json, files
+  local in_path = row.in_path
+  for i = 1, #params do
+    local p = params[i]
+    local name = p.name
+    local v = values[name]
+    if v ~= nil and not p.control and (p.path_and_body or not in_path[name]) then
+      if p.files then
+        files = v
+      elseif p.spread then
+        local keys = sorted_keys(v)
+        for j = 1, #keys do
+          local k = keys[j]
+          if row.spec[k] then
+            return failure(core, row, method, name .. "." .. k,
+              "is a parameter of " .. row.name .. " itself, not a filter")
+          end
+          if body == "query" then
+            query = query or {}
+            query[k] = type(v[k]) == "table" and v[k] or text(v[k])
+          else
+            json = json or {}
+            json[k] = v[k]
+          end
+        end
+      elseif body == "query" then
+        query = query or {}
+        query[name] = text(v)
+      else
+        json = json or {}
+        json[name] = shaped(core, p.shape, v)
+      end
+    end
+  end
+  -- The page number also in the query string, from 1 (see `paging` above).
+  local paging = row.paging
+  if paging and paging.query_page and values[paging.page] ~= nil then
+    query = query or {}
+    query[paging.query_page] = text(math.max(values[paging.page], 1))
+  end
+
+  -- A read may be re-sent; a write never once it may have reached the
+  -- server. Said explicitly both ways: a GET may be a write.
+  local idempotent = row.retry == "read"
+  if body == "multipart" then
+    return method, path, { idempotent = idempotent, files = files }
+  elseif body == "query" then
+    return method, path, { idempotent = idempotent, query = query }
+  end
+  return method, path, { idempotent = idempotent, query = query, json = core.object(json or {}) }
+end
+
 --- Validate a call and build the request it makes, without sending it.
 -- @param core the C core module (for `error`, `array`, `object`)
 -- @param row a row of `rows` (or its name)
@@ -586,160 +836,9 @@ function M.prepare(core, row, ...)
   if type(row) == "string" then
     row = assert(M.by_name[row], "no such endpoint")
   end
-  local method, body = row.method, row.body
-
-  local function fail(field, msg)
-    return failure(core, row, method, field, msg)
-  end
-
-  -- Gather the arguments into one table of raw values.
-  local raw = {}
-  local npos = #row.positional
-  for i = 1, npos do
-    raw[row.positional[i]] = (select(i, ...))
-  end
-  local last = npos
-  if row.options then
-    last = npos + 1
-    local options = (select(last, ...))
-    if options ~= nil and type(options) ~= "table" then
-      return fail(row.options, "must be a table")
-    end
-    if options ~= nil then
-      local bad = false
-      for k, v in pairs(options) do
-        local p = type(k) == "string" and row.spec[k]
-        if not p or p.value ~= nil or row.is_positional[k] then
-          bad = true
-          break
-        end
-        raw[k] = v
-      end
-      -- A bad key: report the first in sorted order, so the message does not
-      -- depend on the table's hash order.
-      if bad then
-        for _, k in ipairs(sorted_keys(options)) do
-          local p = type(k) == "string" and row.spec[k]
-          if not p then
-            return fail(tostring(k), "unknown parameter for " .. row.name
-              .. " (allowed: " .. row.allowed_text .. ")")
-          elseif p.value ~= nil then
-            return fail(k, "is set by " .. row.name .. " itself")
-          elseif row.is_positional[k] then
-            return fail(k, "is an argument of " .. row.name .. ", not a key of " .. row.options)
-          end
-        end
-      end
-    end
-  end
-  for i = last + 1, select("#", ...) do
-    if select(i, ...) ~= nil then
-      return fail("argument #" .. i, "unexpected argument to " .. row.name)
-    end
-  end
-
-  -- The vendor's alternative form of the same endpoint, if one was chosen.
-  local variant = row.variants and row.variants[raw[row.variants.param]]
-  if type(variant) ~= "table" then
-    variant = nil
-  end
-  if variant then
-    method, body = variant.method or method, variant.body or body
-  end
-
-  -- Each parameter: required, then its rules (which also normalize it).
-  local values = {}
-  for _, p in ipairs(row.params) do
-    local v = raw[p.name]
-    if p.value ~= nil then
-      v = p.value
-    elseif v == nil then
-      v = p.default
-    end
-    if V.blank(v) and (p.required or (variant and variant.requires and variant.requires[p.name])) then
-      return fail(p.name, "is required")
-    end
-    if v ~= nil then
-      for _, rule in ipairs(p.rules) do
-        local msg, x = rule(v)
-        if msg then
-          return fail(p.name .. (x or ""), msg)
-        end
-        v = x
-      end
-      values[p.name] = v
-    end
-  end
-  for _, check in ipairs(row.checks or M.NONE) do
-    local field, msg = check(values)
-    if field then
-      return fail(field, msg)
-    end
-  end
-
-  -- Build the request.
-  local path = row.path
-  local pieces = row.path_pieces
-  if #pieces > 1 then
-    local parts = {}
-    for i = 1, #pieces do
-      local piece = pieces[i]
-      if type(piece) == "table" then
-        local name = piece[1]
-        piece = V.text(values[name])
-        -- The rules already made these digits or [a-z_]; this is the last guard
-        -- before anything reaches the URL.
-        if not piece:match("^[%w_]+$") then
-          return fail(name, "cannot be placed in a URL path")
-        end
-      end
-      parts[i] = piece
-    end
-    path = table.concat(parts)
-  end
-
-  local query, json, files = {}, {}, nil
-  for _, p in ipairs(row.params) do
-    local v = values[p.name]
-    if v ~= nil and not p.control and (p.path_and_body or not row.in_path[p.name]) then
-      if p.files then
-        files = v
-      elseif p.spread then
-        for _, k in ipairs(sorted_keys(v)) do
-          if row.spec[k] then
-            return fail(p.name .. "." .. k, "is a parameter of " .. row.name .. " itself, not a filter")
-          end
-          if body == "query" then
-            query[k] = type(v[k]) == "table" and v[k] or V.text(v[k])
-          else
-            json[k] = v[k]
-          end
-        end
-      elseif body == "query" then
-        query[p.name] = V.text(v)
-      else
-        json[p.name] = shaped(core, p.shape, v)
-      end
-    end
-  end
-  -- The page number also in the query string, from 1 (see `paging` above).
-  local paging = row.paging
-  if paging and paging.query_page and values[paging.page] ~= nil then
-    query[paging.query_page] = V.text(math.max(values[paging.page], 1))
-  end
-
-  -- A read may be re-sent; a write never once it may have reached the
-  -- server. Said explicitly both ways: a GET may be a write.
-  local opts = { idempotent = row.retry == "read" }
-  if body == "multipart" then
-    opts.files = files
-  else
-    if not is_empty(query) then
-      opts.query = query
-    end
-    if body ~= "query" then
-      opts.json = core.object(json)
-    end
+  local method, path, opts = prepare(core, row, ...)
+  if not method then
+    return nil, path
   end
   return { method = method, path = path, opts = opts }
 end
@@ -756,18 +855,18 @@ function M.install(methods, core)
       if type(api) ~= "userdata" then
         error("hubsoft: call it with a colon: api:" .. name .. "(...)", 2)
       end
-      local req, err = M.prepare(core, row, ...)
-      if not req then
-        return nil, err
+      local method, path, opts = prepare(core, row, ...)
+      if not method then
+        return nil, path
       end
-      local res, rerr = api:request(req.method, req.path, req.opts)
+      local res, rerr = api:request(method, path, opts)
       if res ~= nil and type(res) ~= "table" then
         -- every vendor endpoint answers an object: a bare value is not it
         return nil, core.error {
           kind = "decode",
           message = "the response is not the JSON object expected (got a " .. type(res) .. ")",
-          method = req.method,
-          url = req.path,
+          method = method,
+          url = path,
           retryable = false,
           attempts = 1,
         }

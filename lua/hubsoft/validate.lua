@@ -21,7 +21,7 @@ local V = {}
 local floor = math.floor
 local tointeger = math.tointeger -- absent before Lua 5.3
 local concat, sort = table.concat, table.sort
-local format = string.format
+local format, find = string.format, string.find
 
 -- Largest integer a double holds exactly: ids and page numbers beyond it
 -- cannot be told apart from their neighbours, so they are refused as numbers
@@ -38,7 +38,7 @@ function V.integer_of(v)
   local n
   if type(v) == "number" then
     n = v
-  elseif type(v) == "string" and #v <= 15 and v:match("^%d+$") then
+  elseif type(v) == "string" and #v <= 15 and find(v, "^%d+$") then
     n = tonumber(v)
   else
     return nil
@@ -60,7 +60,9 @@ local integer_of = V.integer_of
 -- @param v a string, number or boolean
 -- @return string
 function V.text(v)
-  if type(v) == "number" then
+  if type(v) == "string" then
+    return v
+  elseif type(v) == "number" then
     local n = integer_of(v)
     if n then
       return format("%d", n)
@@ -74,7 +76,7 @@ end
 -- @param v any value
 -- @return boolean
 function V.blank(v)
-  return v == nil or (type(v) == "string" and not v:match("%S"))
+  return v == nil or (type(v) == "string" and not find(v, "%S"))
 end
 
 --- True when `t` is a table whose keys are exactly 1..n (n >= 1).
@@ -136,7 +138,7 @@ end
 -- @return nil, id when fine; message otherwise
 function V.id(v)
   if type(v) == "string" then
-    if v:match("^%d+$") and v:match("[1-9]") then
+    if find(v, "^%d+$") and find(v, "[1-9]") then
       return nil, v
     end
   elseif type(v) == "number" then
@@ -249,7 +251,7 @@ end
 -- @param v the value
 -- @return nil, v when fine; message otherwise
 function V.nonempty_string(v)
-  if type(v) ~= "string" or not v:match("%S") then
+  if type(v) ~= "string" or not find(v, "%S") then
     return "must be a non-empty string"
   end
   return nil, v
@@ -308,7 +310,7 @@ function V.telefone(v)
       s = format("%d", n)
     end
   end
-  if s and s:match("^%d+$") and (#s == 10 or #s == 11) then
+  if s and find(s, "^%d+$") and (#s == 10 or #s == 11) then
     return nil, s
   end
   return "must be 10 or 11 digits, DDNNNNNNNNN (area code and number, digits only)"
@@ -344,7 +346,7 @@ end
 -- @param v the value
 -- @return nil, v when fine; message otherwise
 function V.recurso(v)
-  if type(v) ~= "string" or not v:match("^[a-z_]+$") then
+  if type(v) ~= "string" or not find(v, "^[a-z_]+$") then
     return 'must match ^[a-z_]+$ (e.g. "status_atendimento")'
   end
   return nil, v
