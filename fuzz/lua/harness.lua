@@ -746,6 +746,22 @@ local function set_gc(mode)
   end
 end
 
+-- The collector's settings before a case, to put back after it (the suite
+-- may run under its own aggressive setting).
+local function save_gc()
+  local pause = collectgarbage("setpause", 200)
+  local mul = collectgarbage("setstepmul", 200)
+  collectgarbage("setpause", pause)
+  collectgarbage("setstepmul", mul)
+  return { pause = pause, mul = mul }
+end
+
+local function restore_gc(saved)
+  if IS54 then collectgarbage("incremental") end
+  collectgarbage("setpause", saved.pause)
+  collectgarbage("setstepmul", saved.mul)
+end
+
 local function call_entry(ctx, case)
   local args = {}
   local n = #case.args
@@ -836,6 +852,8 @@ function M.run(case, env)
   end
   if case.fault then ctl:call("POST", "fault", case.fault) end
   local ctx = M.context(env)
+  local saved_gc = save_gc()
+  set_gc("normal") -- call_entry sets the case's own setting once the values are built
   local res
   if case.co then
     local co = coroutine.create(function() return call_entry(ctx, case) end)
@@ -854,7 +872,7 @@ function M.run(case, env)
   if case.entry == "authenticate" and res[1] and type(res[2]) == "table" then
     ctx.tokens[#ctx.tokens + 1] = res[2]
   end
-  set_gc("normal")
+  restore_gc(saved_gc)
   local api = ctx.api
   ctx.api = nil
   if api then pcall(api.close, api) end

@@ -78,6 +78,6 @@ return {
     id = "K4",
     title = "when the login is refused (401/403 on /oauth/token), err.method and err.url name the login, not the call",
     active = true,
-    violation = "^wrong err%.method POST",
+    violation = "^wrong err%.method ",
   },
 }

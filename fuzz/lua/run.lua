@@ -69,7 +69,7 @@ local function start_server()
     env.url = opts.url
   else
     -- the server runs without the sanitizer runtime: it is not under test
-    server = fake.start { seed_tickets = 30, lua = "env -u LD_PRELOAD lua5.4", idle_exit = 3600 }
+    server = fake.start { seed_tickets = 30, lua = "env -u LD_PRELOAD lua5.4", idle_exit = 120 }
     env.url = server.url
   end
   env.ctl = H.control(env.url)
@@ -229,6 +229,7 @@ while socket.gettime() - t0 < opts.seconds and n < opts.iterations do
         cleanup()
         os.exit(2)
       end
+      if opts.case_file then os.remove(opts.case_file) end -- shrunk already
       shrink_and_print(case, "violation " .. v:match("^([%a ]+)"))
       cleanup()
       os.exit(1)
