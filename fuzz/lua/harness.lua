@@ -433,7 +433,8 @@ function M.generate(seed, ctx)
     if case.entry == "new" then case.cfg = g:config(math.max(hostility, 0.3)) end
   else
     case.entry = IS54 and "tbc" or "close"
-    case.args = {}
+    -- on 5.4, a value closed next to the client: its __close runs too
+    case.args = IS54 and { g:table() } or {}
   end
   return case
 end
@@ -821,9 +822,10 @@ local function call_entry(ctx, case)
     end
     return true
   elseif e == "tbc" then
-    local src = "local api = ... do local a <close> = api end return api:is_closed()"
+    local src = "local api, x = ... do local a <close> = api; local b <close> = "
+      .. "(getmetatable(x) or {}).__close and x or nil end return api:is_closed()"
     local f = assert((loadstring or load)(src)) -- luacheck: ignore 113
-    return f(api)
+    return f(api, args[1])
   end
   return api
 end
