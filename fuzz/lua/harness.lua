@@ -160,8 +160,12 @@ function G:token()
     return odd()
   end
   local items = {
-    { { "str", "access_token" }, pick({ "str", "$token" }, function() return self:str() end) },
-    { { "str", "token_type" }, pick({ "str", "Bearer" }, function() return self:str() end) },
+    { { "str", "access_token" }, pick({ "str", "$token" }, function()
+      return r:chance(0.5) and { "fresh", "tok" } or self:str()
+    end) },
+    { { "str", "token_type" }, pick({ "str", "Bearer" }, function()
+      return r:chance(0.3) and { "fresh", "Bearer" } or self:str()
+    end) },
     { { "str", "expires_in" }, pick({ "int", "3600" }, function() return self:num() end) },
     { { "str", "expires_at" }, pick({ "int", "4102444800" }, function() return self:num() end) },
   }
@@ -198,6 +202,7 @@ function G:str()
     return { "rep", r:pick { "a", "\0", "é", "\255", "\r\n", "%2e" }, r:pick { 256, 4096, 65536, 1048576 } }
   end
   if k == 7 then return { "str", r:pick(ODD_STRS) .. r:pick(ODD_STRS) } end
+  if k == 8 then return { "fresh", r:pick { "tok", "Bearer", "x", "a\r\nX-Injected: 1" } } end
   local c = candidates(self.tmpfile)
   local v = c[r:int(1, #c)]
   if type(v) ~= "string" then v = "abc" end
@@ -337,6 +342,12 @@ function G:config(hostility)
   if r:chance(hostility / 3) then items[#items + 1] = { self:str(), self:value() } end
   local t = { "tab", items }
   if r:chance(hostility / 2) then t.meta = self:meta() end
+  if r:chance(0.08) then
+    -- absent keys handed out by __index: fresh strings, collected right after
+    t.meta = t.meta or {}
+    t.meta.__index = { "ifkey", r:pick { "access_token", "user_agent", "password", "client_secret" },
+      { "seq", r:chance(0.5) and { "gc" } or { "ret", { "nil" } }, { "ret", { "fresh", "tok" } } } }
+  end
   return t
 end
 
@@ -477,6 +488,10 @@ function Ctx:act(a, ...)
   elseif tag == "seq" then
     self:act(a[2], ...)
     return self:act(a[3], ...)
+  elseif tag == "ifkey" then
+    -- (__index's arguments are the table and the key)
+    local _, key = ...
+    if key == a[2] then return self:act(a[3], ...) end
   end
 end
 
@@ -524,6 +539,10 @@ function Ctx:value(n, stack)
     end
     return s
   elseif tag == "rep" then return string.rep(n[2], n[3])
+  elseif tag == "fresh" then
+    -- a string no one else holds: collectable as soon as the caller drops it
+    M.fresh_count = (M.fresh_count or 0) + 1
+    return n[2] .. "-" .. M.fresh_count .. "-fresh"
   elseif tag == "null" then return hubsoft.null
   elseif tag == "client" then return self.api
   elseif tag == "thread" then return coroutine.create(function() end)
@@ -952,7 +971,8 @@ local function copy(v)
 end
 
 -- Every simpler variant of a case, one change each, bigger cuts first.
-local VALUE_TAGS = { tab = true, deep = true, proxy = true, fn = true, rep = true, cycle = true, str = true,
+local VALUE_TAGS = { fresh = true, tab = true, deep = true, proxy = true, fn = true, rep = true, cycle = true,
+  str = true,
   num = true, int = true, bool = true, null = true, client = true, thread = true, udata = true,
   hook = true, store = true }
 
@@ -1033,6 +1053,9 @@ function M.variants(case)
       walk_act(a[3], sub(path, 3))
     elseif tag == "ret" or tag == "raise" then
       walk_node(a[2], sub(path, 2), tag == "ret")
+    elseif tag == "ifkey" then
+      add(path, set(a[3]))
+      walk_act(a[3], sub(path, 3))
     end
   end
   if case.fault then out[#out + 1] = copy(case); out[#out].fault = nil end

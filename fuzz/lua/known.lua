@@ -80,4 +80,20 @@ return {
     active = true,
     violation = "^wrong err%.method ",
   },
+  {
+    id = "K5",
+    title = "config values handed out by __index (access_token) are used after the collector freed them "
+      .. "(hubsoft.new, config.c)",
+    active = true,
+    skip = function(case)
+      return case.cfg ~= nil and case.cfg.meta ~= nil and case.cfg.meta.__index ~= nil
+    end,
+  },
+  {
+    id = "K6",
+    title = "CR/LF in access_token (or a stored token's token_type) goes into the Authorization header: "
+      .. "header injection",
+    active = true,
+    violation = "^an injected header reached the server",
+  },
 }
