@@ -25,8 +25,12 @@ trap 'rm -rf "$work"' EXIT
 status=0
 
 for interp in ${FUZZ_LUA_INTERPRETERS:-lua5.4 luajit}; do
-  flavor=${interp#lua}; dir=build-asan-$flavor
-  [ "$interp" = lua5.4 ] && dir=build-asan
+  case $interp in
+    luajit) flavor=luajit; dir=build-asan-luajit ;;
+    lua5.4) flavor=5.4; dir=build-asan ;;  # the one scripts/check-sanitize.sh builds
+    lua5.[123]) flavor=${interp#lua}; dir=build-asan-$flavor ;;
+    *) echo "fuzz-lua: unknown interpreter $interp"; exit 2 ;;
+  esac
   bash scripts/build.sh "$flavor" "$dir" -DHUBSOFT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
   export LUA_CPATH="$dir/?.so;;"
   echo "== $interp: regressions"
