@@ -25,6 +25,7 @@ local endpoints = require "hubsoft.endpoints"
 local cjson = require "cjson"
 local http = require "socket.http"
 local ltn12 = require "ltn12"
+local socket = require "socket"
 
 local M = {}
 
@@ -503,7 +504,15 @@ local function make_meta(ctx, m)
     elseif ev == "__pairs" or ev == "__ipairs" then
       mt[ev] = function(t)
         local x = ctx:act(a, t)
-        if type(x) == "function" then return x, t, nil end
+        if type(x) == "function" then
+          -- a generated iterator may never return nil: end it, a hang is no finding
+          local steps = 0
+          return function(...)
+            steps = steps + 1
+            if steps > 20 then return nil end
+            return x(...)
+          end, t, nil
+        end
         return next, t, nil
       end
     elseif ev == "__gc" then
@@ -873,6 +882,14 @@ function M.run(case, env)
   end
   if case.fault then ctl:call("POST", "fault", case.fault) end
   local ctx = M.context(env)
+  -- a case that runs too long is a finding too (printed and shrunk like the others)
+  local limit = socket.gettime() + (env.case_seconds or 60)
+  debug.sethook(function()
+    if socket.gettime() > limit then
+      debug.sethook()
+      error({ fuzz_violation = "a case ran over " .. (env.case_seconds or 60) .. " s" }, 0)
+    end
+  end, "", 100000)
   local saved_gc = save_gc()
   set_gc("normal") -- call_entry sets the case's own setting once the values are built
   local res
@@ -893,6 +910,7 @@ function M.run(case, env)
   if case.entry == "authenticate" and res[1] and type(res[2]) == "table" then
     ctx.tokens[#ctx.tokens + 1] = res[2]
   end
+  debug.sethook()
   restore_gc(saved_gc)
   local api = ctx.api
   ctx.api = nil

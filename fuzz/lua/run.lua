@@ -57,7 +57,7 @@ end
 
 -- The server, and what a run needs to know about it.
 local server
-local env = { tmpdir = os.getenv("TMPDIR") or "/tmp" }
+local env = { tmpdir = os.getenv("TMPDIR") or "/tmp", case_seconds = tonumber(os.getenv("HUBSOFT_FUZZ_CASE_SECONDS")) }
 env.tmpdir = ("%s/hubsoft-fuzz-%d-%d"):format(env.tmpdir, os.time(), math.floor(socket.gettime() * 1000) % 100000)
 os.execute("mkdir -p " .. env.tmpdir)
 env.tmpfile = H.attachment_file()
