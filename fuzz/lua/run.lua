@@ -183,7 +183,7 @@ if opts.regressions then
       local sig = child(case)
       print(("fuzz: regression %s: known finding %s %s"):format(file, k.id, sig
         and "still fails (" .. sig .. "); skipped until it is fixed"
-        or "HOLDS now: set active = false for it in fuzz/lua/known.lua"))
+        or "holds on " .. INTERP .. " (if it holds on every interpreter: set active = false in known.lua)"))
     else
       local sig, out = child(case)
       if sig then
