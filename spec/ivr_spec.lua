@@ -62,7 +62,7 @@ describe("examples/ivr (pbx_lua / mod_lua dial plans under lua5.1)", function()
     os.remove(out)
     local c = srv:config()
     local env = {
-      HUBSOFT_URL = c.base_url, HUBSOFT_CLIENT_ID = c.client_id,
+      HUBSOFT_BASE_URL = c.base_url, HUBSOFT_CLIENT_ID = c.client_id,
       HUBSOFT_CLIENT_SECRET = c.client_secret, HUBSOFT_USERNAME = c.username,
       HUBSOFT_PASSWORD = c.password,
       HUBSOFT_TOKEN_FILE = dir .. "/hubsoft-token.json",

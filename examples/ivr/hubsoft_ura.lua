@@ -19,7 +19,7 @@
 --   voice.log(message)                        optional
 --
 -- Configuration (M.config_from_env reads it from the environment):
---   HUBSOFT_URL, HUBSOFT_CLIENT_ID, HUBSOFT_CLIENT_SECRET, HUBSOFT_USERNAME, HUBSOFT_PASSWORD
+--   HUBSOFT_BASE_URL (HUBSOFT_URL also works), HUBSOFT_CLIENT_ID, HUBSOFT_CLIENT_SECRET, HUBSOFT_USERNAME, HUBSOFT_PASSWORD
 --   HUBSOFT_TOKEN_FILE        the token file shared by every call (default
 --                             /var/lib/asterisk/hubsoft-token.json); a call does not log in
 --                             again while the token in it is valid
@@ -63,7 +63,7 @@ end
 function M.config_from_env(getenv)
   getenv = getenv or os.getenv
   return {
-    base_url = getenv("HUBSOFT_URL"),
+    base_url = getenv("HUBSOFT_BASE_URL") or getenv("HUBSOFT_URL"), -- the command's name, or the older one
     client_id = getenv("HUBSOFT_CLIENT_ID"),
     client_secret = getenv("HUBSOFT_CLIENT_SECRET"),
     username = getenv("HUBSOFT_USERNAME"),

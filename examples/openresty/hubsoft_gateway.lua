@@ -7,7 +7,7 @@
 --   location = /atendimentos { content_by_lua_file .../atendimentos.lua; }
 --
 -- Configuration comes from the environment of the nginx master (declare each
--- variable with `env NAME;` in nginx.conf, or nginx clears it): HUBSOFT_URL,
+-- variable with `env NAME;` in nginx.conf, or nginx clears it): HUBSOFT_BASE_URL (or HUBSOFT_URL),
 -- HUBSOFT_CLIENT_ID, HUBSOFT_CLIENT_SECRET, HUBSOFT_USERNAME, HUBSOFT_PASSWORD.
 --
 -- The client is `hubsoft.nginx`: every HubSoft call runs on nginx's thread
@@ -29,7 +29,7 @@ local init_error                 -- why it could not be created
 -- (the client logs in lazily, on the pool, at the first call).
 function M.init_worker()
   local ok, client = pcall(hubsoft_nginx.new, {
-    base_url = os.getenv("HUBSOFT_URL"),
+    base_url = os.getenv("HUBSOFT_BASE_URL") or os.getenv("HUBSOFT_URL"),
     client_id = os.getenv("HUBSOFT_CLIENT_ID"),
     client_secret = os.getenv("HUBSOFT_CLIENT_SECRET"),
     username = os.getenv("HUBSOFT_USERNAME"),
