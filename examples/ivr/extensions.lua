@@ -10,7 +10,8 @@
 --   exten => 4000,1,Goto(hubsoft-ura,s,1)
 --
 -- Environment of the asterisk process (e.g. a systemd drop-in for asterisk.service):
---   HUBSOFT_BASE_URL (HUBSOFT_URL also works), HUBSOFT_CLIENT_ID, HUBSOFT_CLIENT_SECRET, HUBSOFT_USERNAME, HUBSOFT_PASSWORD,
+--   HUBSOFT_BASE_URL (HUBSOFT_URL also works), HUBSOFT_CLIENT_ID,
+--   HUBSOFT_CLIENT_SECRET, HUBSOFT_USERNAME, HUBSOFT_PASSWORD,
 --   HUBSOFT_TOKEN_FILE (writable by asterisk; one login serves every call while valid),
 --   HUBSOFT_IVR_DESTINO (Dial() argument, e.g. "PJSIP/111"), HUBSOFT_IVR_RAMAL (that
 --   attendant's extension in HubSoft, for the pop-up),

@@ -19,7 +19,8 @@
 --   voice.log(message)                        optional
 --
 -- Configuration (M.config_from_env reads it from the environment):
---   HUBSOFT_BASE_URL (HUBSOFT_URL also works), HUBSOFT_CLIENT_ID, HUBSOFT_CLIENT_SECRET, HUBSOFT_USERNAME, HUBSOFT_PASSWORD
+--   HUBSOFT_BASE_URL (HUBSOFT_URL also works), HUBSOFT_CLIENT_ID,
+--   HUBSOFT_CLIENT_SECRET, HUBSOFT_USERNAME, HUBSOFT_PASSWORD
 --   HUBSOFT_TOKEN_FILE        the token file shared by every call (default
 --                             /var/lib/asterisk/hubsoft-token.json); a call does not log in
 --                             again while the token in it is valid
