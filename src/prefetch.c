@@ -37,7 +37,9 @@ typedef struct hs_prefetch {
     hs_multi *multi;
     int n;
     int next_id;
-    int closed;
+    int closed;   /* what callers see */
+    int depth;    /* calls of this set running (pf_guard) */
+    int released; /* slots and multi freed: close waits for depth 0 */
     int client_ref;
     hs_client *c;
     pf_slot slots[HS_PREFETCH_MAX];
@@ -53,12 +55,15 @@ static void slot_release(hs_prefetch *p, pf_slot *s)
     s->headers = NULL;
 }
 
-static void prefetch_cleanup(lua_State *L, hs_prefetch *p)
+/* Frees the slots and lets go of the client: __gc, or close once no call of
+ * this set runs (a hook or a finalizer may close it mid-call). */
+static void prefetch_release(lua_State *L, hs_prefetch *p)
 {
     int i;
-    if (p->closed)
-        return;
     p->closed = 1;
+    if (p->released)
+        return;
+    p->released = 1;
     for (i = 0; i < p->n; i++) {
         pf_slot *s = &p->slots[i];
         slot_release(p, s); /* cancels a transfer still in flight */
@@ -83,15 +88,44 @@ static hs_prefetch *check_prefetch(lua_State *L)
 
 static int l_gc(lua_State *L)
 {
-    prefetch_cleanup(L, check_prefetch(L));
+    prefetch_release(L, check_prefetch(L));
     return 0;
 }
 
 static int l_close(lua_State *L)
 {
-    prefetch_cleanup(L, check_prefetch(L));
+    hs_prefetch *p = check_prefetch(L);
+    p->closed = 1;
+    if (p->depth == 0)
+        prefetch_release(L, p);
     lua_pushboolean(L, 1);
     return 1;
+}
+
+/* Run a method's body with this set and its client marked in a call: a
+ * close of either meanwhile is deferred until it returns (or raises). */
+static int pf_guard(lua_State *L, lua_CFunction body)
+{
+    hs_prefetch *p = check_prefetch(L);
+    hs_client *c = p->c; /* NULL once released; kept alive by client_ref */
+    int nargs = lua_gettop(L), rc, busy = 0;
+    lua_pushcfunction(L, body);
+    lua_insert(L, 1);
+    p->depth++;
+    if (c != NULL) {
+        busy = c->busy;
+        hs_client_enter(c);
+    }
+    rc = lua_pcall(L, nargs, LUA_MULTRET, 0);
+    if (c != NULL) {
+        c->busy = busy;
+        hs_client_leave(L, c);
+    }
+    if (--p->depth == 0 && p->closed)
+        prefetch_release(L, p);
+    if (rc != 0)
+        return lua_error(L);
+    return lua_gettop(L);
 }
 
 /* Move the transfers on and mark the finished ones; non-blocking. */
@@ -107,19 +141,17 @@ static void drive(hs_prefetch *p)
 }
 
 /* pf:add(method, path, opts) -> id, or nil, err */
-static int l_add(lua_State *L)
+static int add_body(lua_State *L)
 {
     hs_prefetch *p = check_prefetch(L);
-    const char *m = luaL_checkstring(L, 2);
+    const char *m = lua_tostring(L, 2);
     size_t plen;
-    const char *path = luaL_checklstring(L, 3, &plen);
+    const char *path = lua_tolstring(L, 3, &plen);
     const char *bad, *qfield = NULL;
     hs_client *c = p->c;
     pf_slot *s = NULL;
     int i, rc;
 
-    if (!lua_isnoneornil(L, 4))
-        luaL_checktype(L, 4, LUA_TTABLE);
     lua_settop(L, 4);
     /* read the options first: an __index may run any code, close the client
      * or the prefetch; nothing of ours has changed yet */
@@ -134,8 +166,7 @@ static int l_add(lua_State *L)
     c = p->c;
     if (p->closed || c == NULL || c->closed)
         return hs_push_closed(L, c, m);
-    if (c->busy)
-        return luaL_error(L, "hubsoft: a client cannot be used from its own hook or token_store");
+    hs_client_busy(L, c);
     if (hs_path_check(path, plen) != NULL)
         return luaL_error(L, "hubsoft: prefetch: invalid path");
     for (i = 0; i < p->n; i++)
@@ -198,8 +229,7 @@ static pf_slot *finished_slot(lua_State *L, hs_prefetch *p)
     lua_Integer id = luaL_checkinteger(L, 2);
     pf_slot *s = NULL;
     int i;
-    if (p->c->busy)
-        luaL_error(L, "hubsoft: a client cannot be used from its own hook or token_store");
+    hs_client_busy(L, p->c);
     for (i = 0; i < p->n; i++)
         if (p->slots[i].state != SLOT_FREE && p->slots[i].id == id) {
             s = &p->slots[i];
@@ -220,7 +250,7 @@ static pf_slot *finished_slot(lua_State *L, hs_prefetch *p)
 
 /* pf:await(id) -> true once transfer id has arrived (not decoded yet), so
  * the caller can start the next page before it spends time on this one. */
-static int l_await(lua_State *L)
+static int await_body(lua_State *L)
 {
     hs_prefetch *p = check_prefetch(L);
     if (p->closed || p->c == NULL || p->c->closed)
@@ -240,7 +270,7 @@ static void copy_buf(lua_State *L, hs_buf *dst, const hs_buf *src)
 }
 
 /* pf:wait(id) -> decoded body, or nil, err */
-static int l_wait(lua_State *L)
+static int wait_body(lua_State *L)
 {
     hs_prefetch *p = check_prefetch(L);
     hs_client *c = p->c;
@@ -290,6 +320,33 @@ static int l_wait(lua_State *L)
     if (!p->closed)
         drive(p);
     return i;
+}
+
+static int l_add(lua_State *L)
+{
+    check_prefetch(L);
+    luaL_checkstring(L, 2);
+    luaL_checkstring(L, 3);
+    if (!lua_isnoneornil(L, 4))
+        luaL_checktype(L, 4, LUA_TTABLE);
+    lua_settop(L, 4);
+    return pf_guard(L, add_body);
+}
+
+static int l_await(lua_State *L)
+{
+    check_prefetch(L);
+    luaL_checkinteger(L, 2);
+    lua_settop(L, 2);
+    return pf_guard(L, await_body);
+}
+
+static int l_wait(lua_State *L)
+{
+    check_prefetch(L);
+    luaL_checkinteger(L, 2);
+    lua_settop(L, 2);
+    return pf_guard(L, wait_body);
 }
 
 /* api:_prefetch(n): a set of n slots for reads in flight. */
