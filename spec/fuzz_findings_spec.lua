@@ -127,4 +127,35 @@ describe("fuzz findings", function()
       assert.is_true(api:is_closed())
     end)
   end)
+
+  describe("F3: pages in flight re-send only reads", function()
+    it("an unmarked POST added to a page set is a write: sent once after a dropped connection", function()
+      local api = hubsoft.new(srv:config())
+      local path = API .. "/atendimento/adicionar_anexo/5448"
+      srv:fault { kind = "drop_after", match = API .. "/atendimento", times = 1 }
+      local pf = api:_prefetch(2)
+      local id = assert(pf:add("POST", path))
+      local r, err = pf:wait(id)
+      assert.equal(1, #srv:requests(path)) -- not sent again
+      assert.is_nil(r)
+      assert.equal("network", err.kind)
+      assert.is_false(err.retryable)
+      pf:close()
+      api:close()
+    end)
+
+    it("a POST marked idempotent (a paginated read) is still re-sent", function()
+      local api = hubsoft.new(srv:config())
+      srv:fault { kind = "drop_after", match = API .. "/atendimento/paginado", times = 1 }
+      local n = 0
+      for _ in api:pages("consultar_atendimentos",
+        { itens_por_pagina = 10, data_inicio = "2025-03-01", data_fim = "2025-03-31" },
+        { concurrency = 2 }) do
+        n = n + 1
+      end
+      assert.is_true(n > 0)
+      assert.equal(1, #srv:requests(API .. "/atendimento/paginado/10") - n)
+      api:close()
+    end)
+  end)
 end)

@@ -158,11 +158,13 @@ static int add_body(lua_State *L)
     if (lua_istable(L, 4)) {
         lua_getfield(L, 4, "query");
         lua_getfield(L, 4, "json");
+        lua_getfield(L, 4, "idempotent");
     } else {
         lua_pushnil(L);
         lua_pushnil(L);
+        lua_pushnil(L);
     }
-    /* 5 query, 6 json */
+    /* 5 query, 6 json, 7 idempotent */
     c = p->c;
     if (p->closed || c == NULL || c->closed)
         return hs_push_closed(L, c, m);
@@ -182,9 +184,15 @@ static int add_body(lua_State *L)
         s->method[i] = (char)((m[i] >= 'a' && m[i] <= 'z') ? m[i] - 32 : m[i]);
     s->method[i] = '\0';
     if (strcmp(s->method, "GET") != 0 && strcmp(s->method, "POST") != 0)
-        return luaL_error(L, "hubsoft: prefetch is for reads (GET or a querying POST)");
+        return luaL_error(L, "hubsoft: prefetch is for GET or POST (a read when opts.idempotent)");
     s->call.method = s->method;
-    s->call.cls = HS_RETRY_READ;
+    /* the retry class as api:request decides it: a page is a read only when
+     * said so (paginate passes its row's class), or a GET; an unmarked POST
+     * may be a write and is never re-sent once it may have reached the
+     * server */
+    s->call.cls = strcmp(s->method, "GET") == 0 ? HS_RETRY_READ : HS_RETRY_WRITE;
+    if (lua_isboolean(L, 7))
+        s->call.cls = lua_toboolean(L, 7) ? HS_RETRY_READ : HS_RETRY_WRITE;
 
     if ((bad = hs_build_url(L, c, &s->url, &s->url_redacted, path, plen, 5, &qfield)) != NULL)
         return luaL_error(L, "hubsoft: prefetch: query.%s: %s", qfield, bad);
@@ -292,7 +300,7 @@ static int wait_body(lua_State *L)
         return hs_push_closed(L, p->c, "GET"); /* NULL once the prefetch let go of it */
     }
     refused = s->resp.result == HS_T_OK && s->resp.status == 401;
-    if (!refused && !hs_retry_decide(&c->policy, &s->resp, HS_RETRY_READ, 1, &delay)) {
+    if (!refused && !hs_retry_decide(&c->policy, &s->resp, s->call.cls, 1, &delay)) {
         i = hs_push_result(L, c, &s->resp, &s->call, 1);
         slot_release(p, s);
         drive(p);
