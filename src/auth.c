@@ -139,9 +139,7 @@ static int store_load(lua_State *L, hs_client *c)
     hs_push_state(L, c);
     lua_getfield(L, -1, "store");
     lua_getfield(L, -1, "load");
-    c->busy = 1; /* a store that calls back into this client gets an error */
-    rc = lua_pcall(L, 0, 1, 0);
-    c->busy = 0;
+    rc = lua_pcall(L, 0, 1, 0); /* calling this client back: an error (reentry) */
     if (rc != 0) {
         if (!hs_intr_keep(L)) /* Ctrl-C inside the store is not the store's failure */
             warn_store(L, c, "load");
@@ -169,9 +167,7 @@ static void store_save(lua_State *L, hs_client *c)
     lua_getfield(L, -1, "store");
     lua_getfield(L, -1, "save");
     push_token(L, &c->token);
-    c->busy = 1;
     rc = lua_pcall(L, 1, 2, 0);
-    c->busy = 0;
     if (rc != 0 && hs_intr_keep(L)) { /* Ctrl-C inside the store is not the store's failure */
         lua_settop(L, top);
         return;
@@ -366,17 +362,23 @@ int hs_auth_ensure(lua_State *L, hs_client *c, int force_login, const char *for_
 
 /* api:authenticate() -> token table (a copy), or nil, err. Logs in now,
  * even when a token is held: it is the explicit way to get a fresh one. */
-int hs_l_authenticate(lua_State *L)
+static int authenticate_body(lua_State *L)
 {
     hs_client *c = hs_check_client(L, 1);
     int rc;
     if (c->closed)
         return hs_push_closed(L, c, "POST");
-    if (c->busy)
-        return luaL_error(L, "hubsoft: a client cannot be used from its own hook or token_store");
+    hs_client_busy(L, c);
     rc = hs_auth_ensure(L, c, 1, "POST", NULL);
     if (rc != 0)
         return rc;
     push_token(L, &c->token);
     return 1;
+}
+
+int hs_l_authenticate(lua_State *L)
+{
+    hs_client *c = hs_check_client(L, 1);
+    lua_settop(L, 1);
+    return hs_client_guard(L, c, authenticate_body);
 }

@@ -23,9 +23,13 @@ static void free_str(char **p)
     *p = NULL;
 }
 
-/* close, __gc and __close: safe to call any number of times. */
-static void cleanup(lua_State *L, hs_client *c)
+/* Frees everything: __gc, or close once no call uses the client. */
+static void release(lua_State *L, hs_client *c)
 {
+    c->closed = 1;
+    if (c->released)
+        return;
+    c->released = 1;
     hs_conn_free(c->conn);
     c->conn = NULL;
     c->closed = 1;
@@ -64,31 +68,65 @@ static void cleanup(lua_State *L, hs_client *c)
     }
 }
 
+/* close and __close: safe to call any number of times, and from anywhere:
+ * mid-call it is deferred (see hs_client_guard). */
+static void request_close(lua_State *L, hs_client *c)
+{
+    c->closed = 1;
+    if (c->depth == 0)
+        release(L, c);
+}
+
+void hs_client_enter(hs_client *c)
+{
+    c->depth++;
+}
+
+void hs_client_leave(lua_State *L, hs_client *c)
+{
+    if (--c->depth == 0 && c->closed)
+        release(L, c);
+}
+
+void hs_client_busy(lua_State *L, hs_client *c)
+{
+    if (c->busy)
+        luaL_error(L, "hubsoft: a client cannot be used from its own hook or token_store (or a "
+                      "finalizer that ran during one of its calls)");
+    c->busy = 1;
+}
+
+int hs_client_guard(lua_State *L, hs_client *c, lua_CFunction body)
+{
+    int nargs = lua_gettop(L), rc, busy = c->busy;
+    lua_pushcfunction(L, body); /* may run the collector: before the count */
+    lua_insert(L, 1);
+    hs_client_enter(c);
+    rc = lua_pcall(L, nargs, LUA_MULTRET, 0);
+    c->busy = busy;
+    hs_client_leave(L, c);
+    if (rc != 0)
+        return lua_error(L);
+    return lua_gettop(L);
+}
+
 static int l_close(lua_State *L)
 {
-    hs_client *c = hs_check_client(L, 1);
-    if (c->busy)
-        return luaL_error(L, "hubsoft: a client cannot be closed from its own hook or token_store");
-    cleanup(L, c);
+    request_close(L, hs_check_client(L, 1));
     lua_pushboolean(L, 1);
     return 1;
 }
 
+/* The client is unreachable, so no call is using it. */
 static int l_gc(lua_State *L)
 {
-    hs_client *c = hs_check_client(L, 1);
-    cleanup(L, c);
+    release(L, hs_check_client(L, 1));
     return 0;
 }
 
-/* __close (a to-be-closed variable) is an explicit close: refused from the
- * client's own hook, like close(). */
 static int l_toclose(lua_State *L)
 {
-    hs_client *c = hs_check_client(L, 1);
-    if (c->busy)
-        return luaL_error(L, "hubsoft: a client cannot be closed from its own hook or token_store");
-    cleanup(L, c);
+    request_close(L, hs_check_client(L, 1));
     return 0;
 }
 

@@ -40,8 +40,10 @@ int hs_intr_keep(lua_State *L);
 
 typedef struct hs_client {
     hs_conn *conn; /* NULL once closed */
-    int closed;
-    int busy;      /* inside a hook or the token_store: no re-entry */
+    int closed;    /* what callers see: a closed client answers kind "closed" */
+    int depth;     /* C frames of calls using the client (hs_client_guard) */
+    int busy;      /* a call is past reading its inputs: no re-entry (hs_client_busy) */
+    int released;  /* its resources are freed (close waits for depth 0) */
     int state_ref; /* registry ref: {store=, on_request=} (Lua values stay in Lua) */
 
     /* configuration (owned copies) */
@@ -81,6 +83,23 @@ hs_client *hs_check_client(lua_State *L, int idx);
  * into the module table at the top; hubsoft.c adds the other methods. */
 void hs_client_open(lua_State *L);
 void hs_push_state(lua_State *L, hs_client *c);
+/* A close requested while a call uses the client (from its hook, its
+ * token_store, an __index of an input, or a finalizer the collector ran at
+ * any allocation) only marks it closed: the call ends with kind "closed" at
+ * its next step boundary (or finishes), and the resources are released when
+ * the last call leaves. Every method that uses the client runs its body
+ * through hs_client_guard: under lua_pcall, so even an error raised through
+ * it (a finalizer's on Lua 5.1, out of memory) leaves the count right.
+ * Returns body's results; re-raises its error. */
+int hs_client_guard(lua_State *L, hs_client *c, lua_CFunction body);
+void hs_client_enter(hs_client *c);
+void hs_client_leave(lua_State *L, hs_client *c);
+/* A call has read its inputs (whose metamethods may still make other calls
+ * of the client) and starts changing client state: from here to its end a
+ * call of the same client (from its hook, its token_store, a finalizer) is
+ * refused with a Lua error. Raises when this call itself is such a call.
+ * hs_client_guard restores the mark when the call ends. */
+void hs_client_busy(lua_State *L, hs_client *c);
 
 /* config.c: fills c from the table at idx; raises on a bad config. */
 void hs_config_parse(lua_State *L, int idx, hs_client *c);
@@ -114,7 +133,8 @@ void hs_push_scrubbed(lua_State *L, hs_client *c, const char *s, size_t len);
 /* Rebuild c->secrets after the token changed; raises when out of memory. */
 void hs_secrets_refresh(lua_State *L, hs_client *c);
 
-/* hook.c: on_request, called between steps with the client marked busy. */
+/* hook.c: on_request, called between steps (the client is in a call: a
+ * re-entry is refused, a close deferred). */
 void hs_call_hook(lua_State *L, hs_client *c, const hs_resp *r, const char *url_redacted,
                   const char *method, int attempt);
 /* Run an exchange to its end, calling the hook at each report. 0, -1 when a

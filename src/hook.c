@@ -32,15 +32,12 @@ void hs_call_hook(lua_State *L, hs_client *c, const hs_resp *r, const char *url_
     lua_setfield(L, -2, "bytes");
     hs_pushint(L, attempt);
     lua_setfield(L, -2, "attempt");
-    c->busy = 1;
     if (lua_pcall(L, 1, 0, 0) != 0 && !hs_intr_keep(L)) {
         size_t n;
         const char *m = lua_tolstring(L, -1, &n);
-        c->busy = 0;
         hs_push_scrubbed(L, c, m ? m : "(non-string error)", m ? n : 18);
         fprintf(stderr, "lua-hubsoft: on_request hook failed: %s\n", lua_tostring(L, -1));
     }
-    c->busy = 0;
     lua_settop(L, top);
 }
 

@@ -37,7 +37,9 @@ typedef struct hs_prefetch {
     hs_multi *multi;
     int n;
     int next_id;
-    int closed;
+    int closed;   /* what callers see */
+    int depth;    /* calls of this set running (pf_guard) */
+    int released; /* slots and multi freed: close waits for depth 0 */
     int client_ref;
     hs_client *c;
     pf_slot slots[HS_PREFETCH_MAX];
@@ -53,12 +55,15 @@ static void slot_release(hs_prefetch *p, pf_slot *s)
     s->headers = NULL;
 }
 
-static void prefetch_cleanup(lua_State *L, hs_prefetch *p)
+/* Frees the slots and lets go of the client: __gc, or close once no call of
+ * this set runs (a hook or a finalizer may close it mid-call). */
+static void prefetch_release(lua_State *L, hs_prefetch *p)
 {
     int i;
-    if (p->closed)
-        return;
     p->closed = 1;
+    if (p->released)
+        return;
+    p->released = 1;
     for (i = 0; i < p->n; i++) {
         pf_slot *s = &p->slots[i];
         slot_release(p, s); /* cancels a transfer still in flight */
@@ -83,15 +88,44 @@ static hs_prefetch *check_prefetch(lua_State *L)
 
 static int l_gc(lua_State *L)
 {
-    prefetch_cleanup(L, check_prefetch(L));
+    prefetch_release(L, check_prefetch(L));
     return 0;
 }
 
 static int l_close(lua_State *L)
 {
-    prefetch_cleanup(L, check_prefetch(L));
+    hs_prefetch *p = check_prefetch(L);
+    p->closed = 1;
+    if (p->depth == 0)
+        prefetch_release(L, p);
     lua_pushboolean(L, 1);
     return 1;
+}
+
+/* Run a method's body with this set and its client marked in a call: a
+ * close of either meanwhile is deferred until it returns (or raises). */
+static int pf_guard(lua_State *L, lua_CFunction body)
+{
+    hs_prefetch *p = check_prefetch(L);
+    hs_client *c = p->c; /* NULL once released; kept alive by client_ref */
+    int nargs = lua_gettop(L), rc, busy = 0;
+    lua_pushcfunction(L, body);
+    lua_insert(L, 1);
+    p->depth++;
+    if (c != NULL) {
+        busy = c->busy;
+        hs_client_enter(c);
+    }
+    rc = lua_pcall(L, nargs, LUA_MULTRET, 0);
+    if (c != NULL) {
+        c->busy = busy;
+        hs_client_leave(L, c);
+    }
+    if (--p->depth == 0 && p->closed)
+        prefetch_release(L, p);
+    if (rc != 0)
+        return lua_error(L);
+    return lua_gettop(L);
 }
 
 /* Move the transfers on and mark the finished ones; non-blocking. */
@@ -107,35 +141,34 @@ static void drive(hs_prefetch *p)
 }
 
 /* pf:add(method, path, opts) -> id, or nil, err */
-static int l_add(lua_State *L)
+static int add_body(lua_State *L)
 {
     hs_prefetch *p = check_prefetch(L);
-    const char *m = luaL_checkstring(L, 2);
+    const char *m = lua_tostring(L, 2);
     size_t plen;
-    const char *path = luaL_checklstring(L, 3, &plen);
+    const char *path = lua_tolstring(L, 3, &plen);
     const char *bad, *qfield = NULL;
     hs_client *c = p->c;
     pf_slot *s = NULL;
     int i, rc;
 
-    if (!lua_isnoneornil(L, 4))
-        luaL_checktype(L, 4, LUA_TTABLE);
     lua_settop(L, 4);
     /* read the options first: an __index may run any code, close the client
      * or the prefetch; nothing of ours has changed yet */
     if (lua_istable(L, 4)) {
         lua_getfield(L, 4, "query");
         lua_getfield(L, 4, "json");
+        lua_getfield(L, 4, "idempotent");
     } else {
         lua_pushnil(L);
         lua_pushnil(L);
+        lua_pushnil(L);
     }
-    /* 5 query, 6 json */
+    /* 5 query, 6 json, 7 idempotent */
     c = p->c;
     if (p->closed || c == NULL || c->closed)
         return hs_push_closed(L, c, m);
-    if (c->busy)
-        return luaL_error(L, "hubsoft: a client cannot be used from its own hook or token_store");
+    hs_client_busy(L, c);
     if (hs_path_check(path, plen) != NULL)
         return luaL_error(L, "hubsoft: prefetch: invalid path");
     for (i = 0; i < p->n; i++)
@@ -151,9 +184,15 @@ static int l_add(lua_State *L)
         s->method[i] = (char)((m[i] >= 'a' && m[i] <= 'z') ? m[i] - 32 : m[i]);
     s->method[i] = '\0';
     if (strcmp(s->method, "GET") != 0 && strcmp(s->method, "POST") != 0)
-        return luaL_error(L, "hubsoft: prefetch is for reads (GET or a querying POST)");
+        return luaL_error(L, "hubsoft: prefetch is for GET or POST (a read when opts.idempotent)");
     s->call.method = s->method;
-    s->call.cls = HS_RETRY_READ;
+    /* the retry class as api:request decides it: a page is a read only when
+     * said so (paginate passes its row's class), or a GET; an unmarked POST
+     * may be a write and is never re-sent once it may have reached the
+     * server */
+    s->call.cls = strcmp(s->method, "GET") == 0 ? HS_RETRY_READ : HS_RETRY_WRITE;
+    if (lua_isboolean(L, 7))
+        s->call.cls = lua_toboolean(L, 7) ? HS_RETRY_READ : HS_RETRY_WRITE;
 
     if ((bad = hs_build_url(L, c, &s->url, &s->url_redacted, path, plen, 5, &qfield)) != NULL)
         return luaL_error(L, "hubsoft: prefetch: query.%s: %s", qfield, bad);
@@ -198,8 +237,7 @@ static pf_slot *finished_slot(lua_State *L, hs_prefetch *p)
     lua_Integer id = luaL_checkinteger(L, 2);
     pf_slot *s = NULL;
     int i;
-    if (p->c->busy)
-        luaL_error(L, "hubsoft: a client cannot be used from its own hook or token_store");
+    hs_client_busy(L, p->c);
     for (i = 0; i < p->n; i++)
         if (p->slots[i].state != SLOT_FREE && p->slots[i].id == id) {
             s = &p->slots[i];
@@ -220,7 +258,7 @@ static pf_slot *finished_slot(lua_State *L, hs_prefetch *p)
 
 /* pf:await(id) -> true once transfer id has arrived (not decoded yet), so
  * the caller can start the next page before it spends time on this one. */
-static int l_await(lua_State *L)
+static int await_body(lua_State *L)
 {
     hs_prefetch *p = check_prefetch(L);
     if (p->closed || p->c == NULL || p->c->closed)
@@ -240,7 +278,7 @@ static void copy_buf(lua_State *L, hs_buf *dst, const hs_buf *src)
 }
 
 /* pf:wait(id) -> decoded body, or nil, err */
-static int l_wait(lua_State *L)
+static int wait_body(lua_State *L)
 {
     hs_prefetch *p = check_prefetch(L);
     hs_client *c = p->c;
@@ -262,7 +300,7 @@ static int l_wait(lua_State *L)
         return hs_push_closed(L, p->c, "GET"); /* NULL once the prefetch let go of it */
     }
     refused = s->resp.result == HS_T_OK && s->resp.status == 401;
-    if (!refused && !hs_retry_decide(&c->policy, &s->resp, HS_RETRY_READ, 1, &delay)) {
+    if (!refused && !hs_retry_decide(&c->policy, &s->resp, s->call.cls, 1, &delay)) {
         i = hs_push_result(L, c, &s->resp, &s->call, 1);
         slot_release(p, s);
         drive(p);
@@ -290,6 +328,33 @@ static int l_wait(lua_State *L)
     if (!p->closed)
         drive(p);
     return i;
+}
+
+static int l_add(lua_State *L)
+{
+    check_prefetch(L);
+    luaL_checkstring(L, 2);
+    luaL_checkstring(L, 3);
+    if (!lua_isnoneornil(L, 4))
+        luaL_checktype(L, 4, LUA_TTABLE);
+    lua_settop(L, 4);
+    return pf_guard(L, add_body);
+}
+
+static int l_await(lua_State *L)
+{
+    check_prefetch(L);
+    luaL_checkinteger(L, 2);
+    lua_settop(L, 2);
+    return pf_guard(L, await_body);
+}
+
+static int l_wait(lua_State *L)
+{
+    check_prefetch(L);
+    luaL_checkinteger(L, 2);
+    lua_settop(L, 2);
+    return pf_guard(L, wait_body);
 }
 
 /* api:_prefetch(n): a set of n slots for reads in flight. */

@@ -243,28 +243,26 @@ static const char *collect_files(lua_State *L, hs_client *c, int files_idx, int 
     return NULL;
 }
 
-int hs_l_request(lua_State *L)
+static int request_body(lua_State *L)
 {
     hs_client *c = hs_check_client(L, 1);
-    const char *m = luaL_checkstring(L, 2);
+    const char *m = lua_tostring(L, 2);
     size_t plen;
-    const char *path = luaL_checklstring(L, 3, &plen);
+    const char *path = lua_tolstring(L, 3, &plen);
     char method[8];
     const char *bad, *qfield = NULL;
     char field[32];
     hs_call call;
     int i;
 
-    if (!lua_isnoneornil(L, 4))
-        luaL_checktype(L, 4, LUA_TTABLE);
     lua_settop(L, 4);
     for (i = 0; m[i] != '\0' && i < 7; i++)
         method[i] = (char)((m[i] >= 'a' && m[i] <= 'z') ? m[i] - 32 : m[i]);
     method[i] = '\0';
     if (c->closed)
         return hs_push_closed(L, c, method);
-    if (c->busy)
-        return luaL_error(L, "hubsoft: a client cannot be used from its own hook or token_store");
+    if (c->busy) /* from the hook of a running call: refused before touching it */
+        hs_client_busy(L, c);
     hs_buf_clear(&c->url_redacted);
     if (m[i] != '\0' ||
         !(strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
@@ -313,9 +311,11 @@ int hs_l_request(lua_State *L)
     lua_replace(L, 8);
     lua_newtable(L);
     /* every Lua input is read; from here on no metamethod of the caller runs,
-     * but one that already ran may have closed the client */
+     * but one that already ran may have closed the client (or made calls of
+     * its own, done by now) */
     if (c->closed)
         return hs_push_closed(L, c, method);
+    hs_client_busy(L, c);
     if (!lua_isnil(L, 6) && !lua_istable(L, 6))
         return validation_error(L, c, method, "query", "opts.query must be a table");
     if ((bad = hs_build_url(L, c, &c->url, &c->url_redacted, path, plen, 6, &qfield)) != NULL) {
@@ -348,6 +348,19 @@ int hs_l_request(lua_State *L)
     call.url = c->url.data;
     call.url_redacted = c->url_redacted.data;
     return hs_run_call(L, c, &call, 0, 0, 0);
+}
+
+/* api:request(method, path, opts): the arguments checked here, where an
+ * error names the method; the rest runs with the client marked in a call. */
+int hs_l_request(lua_State *L)
+{
+    hs_client *c = hs_check_client(L, 1);
+    luaL_checkstring(L, 2);
+    luaL_checkstring(L, 3);
+    if (!lua_isnoneornil(L, 4))
+        luaL_checktype(L, 4, LUA_TTABLE);
+    lua_settop(L, 4);
+    return hs_client_guard(L, c, request_body);
 }
 
 int hs_run_call(lua_State *L, hs_client *c, const hs_call *call, int attempts_done, double delay,
