@@ -58,8 +58,9 @@ end
 -- @param null the JSON null sentinel
 -- @param key the key holding the records (default "atendimentos")
 -- @return records, current page number (or nil), whether the metadata
---   announces a further page, the last page number (or nil), and the number
---   of the shape's first page (0 or 1); or nil when the shape is not recognized
+--   announces a further page, the last page number (or nil), the number
+--   of the shape's first page (0 or 1) and the total of records the metadata
+--   announces (or nil); or nil when the shape is not recognized
 function M.read_page(resp, null, key)
   key = key or "atendimentos"
   if type(resp) ~= "table" then
@@ -72,14 +73,15 @@ function M.read_page(resp, null, key)
       return nil
     end
     local current, last = num(pag.pagina_atual), num(pag.ultima_pagina)
-    return records, current, last == nil or current == nil or current < last, last, 0
+    return records, current, last == nil or current == nil or current < last, last, 0,
+      num(pag.total_registros)
   end
   local lp = resp[key]
   if type(lp) == "table" and type(lp.data) == "table" then
     local current, last = num(lp.current_page), num(lp.last_page)
     local more = (last == nil or current == nil or current < last)
       and lp.next_page_url ~= nil and lp.next_page_url ~= null
-    return lp.data, current, more, last, 1
+    return lp.data, current, more, last, 1, num(lp.total)
   end
   if type(lp) == "table" and next(lp) == nil then
     return lp, nil, false -- no records and no metadata: nothing more to read

@@ -3,37 +3,19 @@
 -- so memory holds a few pages whatever the total.
 -- @module hubsoft.cli.export
 
+local paginate = require "hubsoft.paginate"
 local rows = require "hubsoft.cli.rows"
 
 local M = {}
 
-local function num(v)
-  if type(v) == "number" then return v end
-  if type(v) == "string" then return tonumber(v) end
-  return nil
-end
-
-local function is_records(v, null)
-  return type(v) == "table" and v ~= null and (next(v) == nil or type(v[1]) == "table")
-end
-
---- The records of one response page and the totals its metadata announces.
--- `key` is where the method's endpoint row says its records are (`paging.records`):
--- a list beside a `paginacao` block, or a Laravel paginator (an object with
--- `data`, `total`, `last_page`) under that key.
+--- The records of one response page and the totals its metadata announces,
+-- read as the iterators read it (`hubsoft.paginate`); `key` is where the
+-- method's endpoint row says its records are (`paging.records`).
 -- @return records (or nil), total records (or nil), total pages (or nil)
 function M.page_parts(resp, null, key)
-  if type(resp) ~= "table" then return nil end
-  local v = resp[key]
-  if type(v) ~= "table" or v == null then return nil end
-  local pag = resp.paginacao
-  if type(pag) == "table" and is_records(v, null) then
-    local first, last = num(pag.primeira_pagina), num(pag.ultima_pagina)
-    return v, num(pag.total_registros), last and (last - (first or 0) + 1)
-  end
-  if type(v.data) == "table" then return v.data, num(v.total), num(v.last_page) end
-  if is_records(v, null) then return v end
-  return nil
+  local records, _, _, last, first, total = paginate.read_page(resp, null, key)
+  if type(records) ~= "table" then return nil end
+  return records, total, last and (last - first + 1)
 end
 
 -- The record count of a list whose JSON nulls (dropped to nil) may leave holes.
