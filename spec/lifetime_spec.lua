@@ -94,6 +94,34 @@ describe("lifetime", function()
       full_gc()
       assert.is_true(math.abs(open_fds() - fds0) <= 2)
     end)
+
+    -- A hook or token_store that refers to its own client (a bot logging
+    -- through its client, a store that re-logs in) made a cycle through the
+    -- registry: such clients were never collected.
+    it("a client whose on_request and token_store refer to it is still collected", function()
+      local cfg = srv:config()
+      local gone = setmetatable({}, { __mode = "v" })
+      for i = 1, 50 do
+        local api
+        local store = {
+          load = function() return api and nil end,
+          save = function() return api ~= nil end,
+        }
+        api = hubsoft.new(with(cfg, {
+          token_store = store,
+          on_request = function() assert(api) end,
+        }))
+        if i % 10 == 0 then assert(api:configuracao("status_atendimento")) end
+        gone[i] = api
+      end
+      full_gc()
+      assert.is_nil(next(gone), "every client is collected")
+      -- and a client the hook keeps is still usable once its twin is gone
+      local api
+      api = hubsoft.new(with(cfg, { on_request = function() assert(api) end }))
+      full_gc()
+      assert(api:configuracao("status_atendimento"))
+    end)
   end)
 
   describe("a closed client", function()

@@ -24,7 +24,7 @@ static void free_str(char **p)
 }
 
 /* Frees everything: __gc, or close once no call uses the client. */
-static void release(lua_State *L, hs_client *c)
+static void release(hs_client *c)
 {
     c->closed = 1;
     if (c->released)
@@ -62,30 +62,37 @@ static void release(lua_State *L, hs_client *c)
     hs_token_clear(&c->token);
     hs_token_clear(&c->old_token);
     hs_secrets_clear(&c->secrets);
-    if (c->state_ref != LUA_NOREF && c->state_ref != LUA_REFNIL) {
-        luaL_unref(L, LUA_REGISTRYINDEX, c->state_ref);
-        c->state_ref = LUA_NOREF;
-    }
 }
 
 /* close and __close: safe to call any number of times, and from anywhere:
  * mid-call it is deferred (see hs_client_guard). */
-static void request_close(lua_State *L, hs_client *c)
+static void request_close(hs_client *c)
 {
     c->closed = 1;
     if (c->depth == 0)
-        release(L, c);
+        release(c);
 }
 
-void hs_client_enter(hs_client *c)
+/* The slot exists (luaL_ref at creation) and holds a value: rawseti
+ * overwrites it in place, with no allocation. */
+void hs_client_enter(lua_State *L, hs_client *c, int self)
 {
-    c->depth++;
+    if (c->depth++ == 0 && c->state_ref != LUA_NOREF) {
+        hs_getuservalue(L, self);
+        lua_rawseti(L, LUA_REGISTRYINDEX, c->state_ref);
+    }
 }
 
 void hs_client_leave(lua_State *L, hs_client *c)
 {
-    if (--c->depth == 0 && c->closed)
-        release(L, c);
+    if (--c->depth != 0)
+        return;
+    if (c->state_ref != LUA_NOREF) { /* the registry no longer holds the hook or store */
+        lua_pushboolean(L, 0);
+        lua_rawseti(L, LUA_REGISTRYINDEX, c->state_ref);
+    }
+    if (c->closed)
+        release(c);
 }
 
 void hs_client_busy(lua_State *L, hs_client *c)
@@ -101,7 +108,7 @@ int hs_client_guard(lua_State *L, hs_client *c, lua_CFunction body)
     int nargs = lua_gettop(L), rc, busy = c->busy;
     lua_pushcfunction(L, body); /* may run the collector: before the count */
     lua_insert(L, 1);
-    hs_client_enter(c);
+    hs_client_enter(L, c, 2); /* the client, moved up by body */
     rc = lua_pcall(L, nargs, LUA_MULTRET, 0);
     c->busy = busy;
     hs_client_leave(L, c);
@@ -112,7 +119,7 @@ int hs_client_guard(lua_State *L, hs_client *c, lua_CFunction body)
 
 static int l_close(lua_State *L)
 {
-    request_close(L, hs_check_client(L, 1));
+    request_close(hs_check_client(L, 1));
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -120,13 +127,18 @@ static int l_close(lua_State *L)
 /* The client is unreachable, so no call is using it. */
 static int l_gc(lua_State *L)
 {
-    release(L, hs_check_client(L, 1));
+    hs_client *c = hs_check_client(L, 1);
+    release(c);
+    if (c->state_ref != LUA_NOREF) {
+        luaL_unref(L, LUA_REGISTRYINDEX, c->state_ref);
+        c->state_ref = LUA_NOREF;
+    }
     return 0;
 }
 
 static int l_toclose(lua_State *L)
 {
-    request_close(L, hs_check_client(L, 1));
+    request_close(hs_check_client(L, 1));
     return 0;
 }
 
@@ -166,7 +178,9 @@ static int l_new(lua_State *L)
     c->closed = 1; /* until fully built: a half-made client is never used */
     luaL_getmetatable(L, HS_CLIENT_MT);
     lua_setmetatable(L, -2); /* from here __gc frees whatever config parsing allocated */
-    hs_config_parse(L, 1, c);
+    lua_pushboolean(L, 0);
+    c->state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    hs_config_parse(L, 1, 2, c);
     c->conn = hs_conn_new();
     if (c->conn == NULL)
         return luaL_error(L, "hubsoft.new: could not create a libcurl handle");

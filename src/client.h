@@ -44,7 +44,10 @@ typedef struct hs_client {
     int depth;     /* C frames of calls using the client (hs_client_guard) */
     int busy;      /* a call is past reading its inputs: no re-entry (hs_client_busy) */
     int released;  /* its resources are freed (close waits for depth 0) */
-    int state_ref; /* registry ref: {store=, on_request=} (Lua values stay in Lua) */
+    /* {store=, on_request=} (Lua values stay in Lua) is the userdata's user
+     * value; this registry slot holds it while a call runs (false between
+     * calls), so the code below the method can reach it from c alone */
+    int state_ref;
 
     /* configuration (owned copies) */
     char *base_url; /* without a trailing slash */
@@ -82,6 +85,7 @@ hs_client *hs_check_client(lua_State *L, int idx);
 /* The client metatable (close, is_closed, GC) and core.new, core.methods
  * into the module table at the top; hubsoft.c adds the other methods. */
 void hs_client_open(lua_State *L);
+/* Pushes the state table; only inside a call (between enter and leave). */
 void hs_push_state(lua_State *L, hs_client *c);
 /* A close requested while a call uses the client (from its hook, its
  * token_store, an __index of an input, or a finalizer the collector ran at
@@ -90,9 +94,12 @@ void hs_push_state(lua_State *L, hs_client *c);
  * the last call leaves. Every method that uses the client runs its body
  * through hs_client_guard: under lua_pcall, so even an error raised through
  * it (a finalizer's on Lua 5.1, out of memory) leaves the count right.
- * Returns body's results; re-raises its error. */
+ * The client userdata is at index 1. Returns body's results; re-raises its
+ * error. */
 int hs_client_guard(lua_State *L, hs_client *c, lua_CFunction body);
-void hs_client_enter(hs_client *c);
+/* self: the stack index of c's userdata. Allocates nothing (so runs no
+ * finalizer) */
+void hs_client_enter(lua_State *L, hs_client *c, int self);
 void hs_client_leave(lua_State *L, hs_client *c);
 /* A call has read its inputs (whose metamethods may still make other calls
  * of the client) and starts changing client state: from here to its end a
@@ -101,8 +108,9 @@ void hs_client_leave(lua_State *L, hs_client *c);
  * hs_client_guard restores the mark when the call ends. */
 void hs_client_busy(lua_State *L, hs_client *c);
 
-/* config.c: fills c from the table at idx; raises on a bad config. */
-void hs_config_parse(lua_State *L, int idx, hs_client *c);
+/* config.c: fills c (its userdata at self) from the table at cfg; raises on a
+ * bad config. */
+void hs_config_parse(lua_State *L, int cfg, int self, hs_client *c);
 
 /* errors.c: Lua error tables from the kinds table (kinds.h). */
 typedef struct hs_errinfo {

@@ -21,6 +21,16 @@ static inline void hs_setfuncs(lua_State *L, const luaL_Reg *l)
 }
 #endif
 
+/* The one user value of a userdata (a table on 5.1/LuaJIT, where it is the
+ * userdata's environment). */
+#if LUA_VERSION_NUM >= 502
+#define hs_setuservalue(L, i) ((void)lua_setuservalue((L), (i)))
+#define hs_getuservalue(L, i) ((void)lua_getuservalue((L), (i)))
+#else
+#define hs_setuservalue(L, i) ((void)lua_setfenv((L), (i)))
+#define hs_getuservalue(L, i) lua_getfenv((L), (i))
+#endif
+
 /* registry[&key], portable (lua_rawgetp is 5.2+) */
 static inline void hs_rawgetp(lua_State *L, const void *key)
 {

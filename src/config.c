@@ -117,7 +117,7 @@ static int copy_cred(lua_State *L, int cfg, char **dst, const char *key, int all
     return 1;
 }
 
-void hs_config_parse(lua_State *L, int cfg, hs_client *c)
+void hs_config_parse(lua_State *L, int cfg, int self, hs_client *c)
 {
     const char *s;
     hs_url url;
@@ -225,7 +225,9 @@ void hs_config_parse(lua_State *L, int cfg, hs_client *c)
                    luaL_typename(L, -1));
     lua_setfield(L, state, "on_request");
 
-    c->state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    /* the client's user value, not a registry ref: a hook or store that refers
+     * to its own client then makes a cycle the collector can free */
+    hs_setuservalue(L, self);
 
     timeout = opt_number(L, cfg, "timeout", 30, 0.001, 86400);
     ctimeout = opt_number(L, cfg, "connect_timeout", 10, 0.001, 86400);

@@ -114,7 +114,9 @@ static int pf_guard(lua_State *L, lua_CFunction body)
     p->depth++;
     if (c != NULL) {
         busy = c->busy;
-        hs_client_enter(c);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, p->client_ref);
+        hs_client_enter(L, c, lua_gettop(L));
+        lua_pop(L, 1);
     }
     rc = lua_pcall(L, nargs, LUA_MULTRET, 0);
     if (c != NULL) {
