@@ -116,6 +116,17 @@ describe("lifetime", function()
       end
       full_gc()
       assert.is_nil(next(gone), "every client is collected")
+      -- a walk left half done, whose pages in flight hold the client, and a
+      -- hook that refers to the walk
+      for i = 1, 20 do
+        local api, walk
+        api = hubsoft.new(with(cfg, { on_request = function() return walk end }))
+        walk = api:each("todos_atendimentos", { itens_por_pagina = 2 }, { concurrency = 2 })
+        assert.is_table(walk())
+        gone[i] = api
+      end
+      full_gc()
+      assert.is_nil(next(gone), "every client with a walk half done is collected")
       -- and a client the hook keeps is still usable once its twin is gone
       local api
       api = hubsoft.new(with(cfg, { on_request = function() assert(api) end }))

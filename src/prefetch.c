@@ -40,8 +40,9 @@ typedef struct hs_prefetch {
     int closed;   /* what callers see */
     int depth;    /* calls of this set running (pf_guard) */
     int released; /* slots and multi freed: close waits for depth 0 */
-    int client_ref;
-    hs_client *c;
+    hs_client *c; /* NULL once released; its userdata is this one's user value
+                   * (not a registry ref: a hook that refers to the set would
+                   * then keep both from the collector) */
     pf_slot slots[HS_PREFETCH_MAX];
 } hs_prefetch;
 
@@ -57,7 +58,7 @@ static void slot_release(hs_prefetch *p, pf_slot *s)
 
 /* Frees the slots and lets go of the client: __gc, or close once no call of
  * this set runs (a hook or a finalizer may close it mid-call). */
-static void prefetch_release(lua_State *L, hs_prefetch *p)
+static void prefetch_release(hs_prefetch *p)
 {
     int i;
     p->closed = 1;
@@ -76,8 +77,6 @@ static void prefetch_release(lua_State *L, hs_prefetch *p)
     }
     hs_multi_free(p->multi);
     p->multi = NULL;
-    luaL_unref(L, LUA_REGISTRYINDEX, p->client_ref);
-    p->client_ref = LUA_NOREF;
     p->c = NULL;
 }
 
@@ -88,7 +87,7 @@ static hs_prefetch *check_prefetch(lua_State *L)
 
 static int l_gc(lua_State *L)
 {
-    prefetch_release(L, check_prefetch(L));
+    prefetch_release(check_prefetch(L));
     return 0;
 }
 
@@ -97,7 +96,7 @@ static int l_close(lua_State *L)
     hs_prefetch *p = check_prefetch(L);
     p->closed = 1;
     if (p->depth == 0)
-        prefetch_release(L, p);
+        prefetch_release(p);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -107,16 +106,17 @@ static int l_close(lua_State *L)
 static int pf_guard(lua_State *L, lua_CFunction body)
 {
     hs_prefetch *p = check_prefetch(L);
-    hs_client *c = p->c; /* NULL once released; kept alive by client_ref */
+    hs_client *c = p->c;
     int nargs = lua_gettop(L), rc, busy = 0;
     lua_pushcfunction(L, body);
     lua_insert(L, 1);
     p->depth++;
     if (c != NULL) {
         busy = c->busy;
-        lua_rawgeti(L, LUA_REGISTRYINDEX, p->client_ref);
+        hs_getuservalue(L, 2); /* {client}; the set itself, moved up by body */
+        lua_rawgeti(L, -1, 1);
         hs_client_enter(L, c, lua_gettop(L));
-        lua_pop(L, 1);
+        lua_pop(L, 2);
     }
     rc = lua_pcall(L, nargs, LUA_MULTRET, 0);
     if (c != NULL) {
@@ -124,7 +124,7 @@ static int pf_guard(lua_State *L, lua_CFunction body)
         hs_client_leave(L, c);
     }
     if (--p->depth == 0 && p->closed)
-        prefetch_release(L, p);
+        prefetch_release(p);
     if (rc != 0)
         return lua_error(L);
     return lua_gettop(L);
@@ -372,7 +372,6 @@ int hs_l_prefetch(lua_State *L)
     p = lua_newuserdata(L, sizeof(*p));
     memset(p, 0, sizeof(*p));
     p->closed = 1;
-    p->client_ref = LUA_NOREF;
     for (i = 0; i < HS_PREFETCH_MAX; i++) {
         pf_slot *s = &p->slots[i];
         hs_resp_init(&s->resp);
@@ -387,8 +386,10 @@ int hs_l_prefetch(lua_State *L)
     if (p->multi == NULL)
         return luaL_error(L, "hubsoft: could not create a libcurl multi handle");
     p->closed = 0;
-    lua_pushvalue(L, 1); /* the slots use the client's settings: keep it alive */
-    p->client_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, 1, 0); /* the slots use the client's settings: keep it alive */
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, -2, 1);
+    hs_setuservalue(L, -2);
     p->c = c;
     return 1;
 }
