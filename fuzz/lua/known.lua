@@ -108,4 +108,13 @@ return {
       end)
     end,
   },
+  {
+    id = "F8",
+    title = "an on_request or token_store that refers to its own client keeps an unclosed client "
+      .. "from the collector (a registry reference)",
+    active = false,
+    skip = function(case)
+      return any(case.cfg, function(n) return n[1] == "hook" or n[1] == "store" end)
+    end,
+  },
 }
