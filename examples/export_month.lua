@@ -6,8 +6,10 @@
 -- maximum) and writes each record as it arrives, so memory stays flat
 -- whatever the month holds. CSV per RFC 4180: comma separated, CRLF line
 -- ends, fields quoted when they hold a comma, a quote or a line break, quotes
--- doubled. Without out.csv the CSV goes to stdout. A progress line on stderr
--- ("\r"-updated) says the page and the records written so far.
+-- doubled; a text starting with =, +, -, @, a tab or CR gets a leading ' so
+-- that a spreadsheet shows it rather than running it as a formula. Without
+-- out.csv the CSV goes to stdout. A progress line on stderr ("\r"-updated)
+-- says the page and the records written so far.
 --
 -- Run it from the repository root, after building (see scripts/demo.sh), with
 --   LUA_PATH='lua/?.lua;lua/?/init.lua;./?.lua;;' LUA_CPATH='build/?.so;;'
@@ -66,6 +68,8 @@ local function csv_field(v)
   if v == nil or v == hubsoft.null then return "" end
   local s = tostring(v)
   if type(v) == "number" and v == math.floor(v) then s = ("%d"):format(v) end
+  -- a customer's text that a spreadsheet would run as a formula stays text
+  if type(v) == "string" and s:find("^[=+%-@\t\r]") then s = "'" .. s end
   if s:find('[,"\r\n]') then
     s = '"' .. s:gsub('"', '""') .. '"'
   end

@@ -866,6 +866,16 @@ describe("hubsoft.cli.writers", function()
                 rows[2])
   end)
 
+  it("CSV: a text a spreadsheet would run as a formula is written as text", function()
+    local text = written({
+      { a = "=HYPERLINK(\"http://x\",\"ok\")", b = "+55 11 98888-7777", c = "-1+2", d = "@SUM(A1)",
+        e = "\tx", f = "nome=ok", g = -3, h = "" },
+    }, { "a", "b", "c", "d", "e", "f", "g", "h" })
+    local rows = csv.parse(text)
+    assert.same({ "'=HYPERLINK(\"http://x\",\"ok\")", "'+55 11 98888-7777", "'-1+2", "'@SUM(A1)", "'\tx",
+                  "nome=ok", "-3", "" }, rows[2])
+  end)
+
   it("fails loudly when the output refuses a write", function()
     local out = { write = function() return nil, "No space left on device" end, flush = function() return true end }
     local w = writers.jsonl(core, out)

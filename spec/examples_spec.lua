@@ -170,10 +170,12 @@ describe("examples", function()
       assert.matches("437 atendimentos de 2025%-09 exportados", err)
     end)
 
-    it("writes to stdout, quotes per RFC 4180 and pages through a server given by HUBSOFT_URL", function()
+    it("writes to stdout, quotes per RFC 4180, keeps formulas as text, pages through HUBSOFT_URL", function()
       srv:seed { tickets = 600, data_inicio = "2025-09-01", data_fim = "2025-09-30" }
       srv:set { now = "2025-09-30 23:59:00" }
-      local tricky = 'Cliente disse: "sem sinal", roteador reiniciado\r\nsegunda linha, ção 🚀\nterceira'
+      -- a customer's text that a spreadsheet would run as a formula
+      local tricky = '=HYPERLINK("http://x") Cliente disse: "sem sinal", roteador reiniciado\r\n'
+        .. 'segunda linha, ção 🚀\nterceira'
       local api = hubsoft.new(srv:config())
       local at = assert(api:abrir_atendimento { id_cliente_servico = 17812, descricao = "Sem sinal",
                                                 nome = "Ana", telefone = "81987654321" }).atendimento
@@ -189,7 +191,7 @@ describe("examples", function()
       local records, nrows = csv_records(out)
       assert.equals(601 + 1, nrows)
       assert.equals(tostring(at.id_atendimento), records[601].id_atendimento)
-      assert.equals(tricky, records[601].descricao_fechamento)
+      assert.equals("'" .. tricky, records[601].descricao_fechamento)
       assert.equals(at.protocolo, records[601].protocolo)
       assert.equals("LAVYNIA DE ASSUNÇÃO", records[601].cliente)
       assert.matches("página 2/2, 601 registros\n", err)

@@ -2,7 +2,10 @@
 --
 -- `jsonl`: one JSON object per line. `csv`: RFC 4180 (CRLF, quotes doubled),
 -- a header row, nested fields flattened with dots (`status.descricao`), a
--- list in one cell as JSON text, null as an empty cell. Without `columns`
+-- list in one cell as JSON text, null as an empty cell. A text cell that a
+-- spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab
+-- or CR: a customer's message such as `=HYPERLINK(...)`) gets a leading `'`,
+-- as OWASP advises; numbers are written as they are. Without `columns`
 -- the header is the first record's fields, sorted; a field that only later
 -- records have is left out (choose it with --columns). With no record and no
 -- `columns` nothing is written, not even a header.
@@ -69,6 +72,7 @@ local function cell(core, v)
     s = text(v)
   else
     s = tostring(v)
+    if s:find("^[=+%-@\t\r]") then s = "'" .. s end -- a text, never a formula
   end
   if s:find('[,"\r\n]') then
     s = '"' .. s:gsub('"', '""') .. '"'
