@@ -495,6 +495,10 @@ describe("hubsoft.nginx (calls on nginx's thread pool)", function()
         b.walk_err)
     end)
 
+    it("lets the collector free a client whose on_request refers to it", function()
+      assert.are.same({ alive = 0 }, post(ngx1.port, "/run/self_referring"))
+    end)
+
     it("names the directive to add when the thread_pool or the lua_shared_dict is missing", function()
       local b = post(ngx1.port, "/run/missing", { opts = { pool = "nenhum" } })
       assert.is_false(b.ok)

@@ -39,10 +39,13 @@ local MARKS = {
 }
 
 local newproxy = rawget(_G, "newproxy")
+-- A client's state is its proxy's environment, not the value of a weak-keyed
+-- table: LuaJIT's weak keys are not ephemerons, so an on_request that refers
+-- to its own client would keep both alive for the worker's life.
+local getfenv, setfenv = debug.getfenv, debug.setfenv
 local unpack = rawget(_G, "unpack") or table.unpack
 
 local methods = {}
-local state = setmetatable({}, { __mode = "k" }) -- client -> its state
 -- page walks started in this worker, and when it started: together with its
 -- pid they name each walk's cancel key in the dict all workers share
 local walks, worker_started = 0, nil
@@ -194,8 +197,11 @@ local function check_args(method, path, opts)
   return nil, marked
 end
 
+local TEMPLATE -- every client's proxy shares its metatable
+
 local function client_state(api, name)
-  local st = state[api]
+  local st = type(api) == "userdata" and TEMPLATE and getmetatable(api) == getmetatable(TEMPLATE)
+    and getfenv(api)
   if not st then
     error("hubsoft: call it with a colon: api:" .. name .. "(...)", 3)
   end
@@ -342,7 +348,6 @@ local function serialize(t)
   return table.concat(parts, "\n")
 end
 
-local TEMPLATE
 
 --- Create a client whose calls run on the nginx thread pool.
 -- Raises a Lua error for a malformed configuration (as `hubsoft.new`), for
@@ -433,11 +438,11 @@ function M.new(config, opts)
     local mt = getmetatable(TEMPLATE)
     mt.__index = methods
     mt.__tostring = function(api)
-      return "hubsoft.nginx client" .. (state[api] and state[api].closed and " (closed)" or "")
+      return "hubsoft.nginx client" .. (getfenv(api).closed and " (closed)" or "")
     end
   end
   local api = newproxy(TEMPLATE)
-  state[api] = st
+  setfenv(api, st)
   return api
 end
 

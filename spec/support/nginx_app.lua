@@ -129,6 +129,30 @@ function scenarios.closed()
   reply { r = r, err = err_view(err), closed = api:is_closed(), walked = walked, walk_err = err_view(werr) }
 end
 
+-- clients whose on_request refers to them, one of them used, then dropped:
+-- how many the collector could not free (made in a function of their own, so
+-- that no slot of this one's stack still holds one)
+local function self_referring_clients(alive)
+  for i = 1, 20 do
+    local api
+    api = hn.new(base_config { on_request = function() return api end })
+    if i == 1 then assert(api:configuracao("status_atendimento")) end
+    alive[i] = api
+  end
+end
+
+function scenarios.self_referring()
+  local alive = setmetatable({}, { __mode = "v" })
+  self_referring_clients(alive)
+  for _ = 1, 4 do
+    if next(alive) == nil then break end
+    collectgarbage()
+  end
+  local n = 0
+  for _ in pairs(alive) do n = n + 1 end
+  reply { alive = n }
+end
+
 -- a missing directive: the error message
 function scenarios.missing()
   local b = body()
