@@ -75,7 +75,7 @@ static void request_close(hs_client *c)
 
 /* The slot exists (luaL_ref at creation) and holds a value: rawseti
  * overwrites it in place, with no allocation. */
-void hs_client_enter(lua_State *L, hs_client *c, int self)
+static void client_enter(lua_State *L, hs_client *c, int self)
 {
     if (c->depth++ == 0 && c->state_ref != LUA_NOREF) {
         hs_getuservalue(L, self);
@@ -83,7 +83,7 @@ void hs_client_enter(lua_State *L, hs_client *c, int self)
     }
 }
 
-void hs_client_leave(lua_State *L, hs_client *c)
+static void client_leave(lua_State *L, hs_client *c)
 {
     if (--c->depth != 0)
         return;
@@ -103,16 +103,24 @@ void hs_client_busy(lua_State *L, hs_client *c)
     c->busy = 1;
 }
 
-int hs_client_guard(lua_State *L, hs_client *c, lua_CFunction body)
+int hs_client_pcall(lua_State *L, hs_client *c, int self, int nargs, lua_CFunction body)
 {
-    int nargs = lua_gettop(L), rc, busy = c->busy;
+    int base = lua_gettop(L) - nargs + 1, rc, busy;
     lua_pushcfunction(L, body); /* may run the collector: before the count */
-    lua_insert(L, 1);
-    hs_client_enter(L, c, 2); /* the client, moved up by body */
+    lua_insert(L, base);
+    if (c == NULL)
+        return lua_pcall(L, nargs, LUA_MULTRET, 0);
+    busy = c->busy;
+    client_enter(L, c, self >= base ? self + 1 : self); /* moved up by body */
     rc = lua_pcall(L, nargs, LUA_MULTRET, 0);
     c->busy = busy;
-    hs_client_leave(L, c);
-    if (rc != 0)
+    client_leave(L, c);
+    return rc;
+}
+
+int hs_client_guard(lua_State *L, hs_client *c, lua_CFunction body)
+{
+    if (hs_client_pcall(L, c, 1, lua_gettop(L), body) != 0)
         return lua_error(L);
     return lua_gettop(L);
 }

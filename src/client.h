@@ -41,7 +41,7 @@ int hs_intr_keep(lua_State *L);
 typedef struct hs_client {
     hs_conn *conn; /* NULL once closed */
     int closed;    /* what callers see: a closed client answers kind "closed" */
-    int depth;     /* C frames of calls using the client (hs_client_guard) */
+    int depth;     /* C frames of calls using the client (hs_client_pcall) */
     int busy;      /* a call is past reading its inputs: no re-entry (hs_client_busy) */
     int released;  /* its resources are freed (close waits for depth 0) */
     /* {store=, on_request=} (Lua values stay in Lua) is the userdata's user
@@ -97,10 +97,12 @@ void hs_push_state(lua_State *L, hs_client *c);
  * The client userdata is at index 1. Returns body's results; re-raises its
  * error. */
 int hs_client_guard(lua_State *L, hs_client *c, lua_CFunction body);
-/* self: the stack index of c's userdata. Allocates nothing (so runs no
- * finalizer) */
-void hs_client_enter(lua_State *L, hs_client *c, int self);
-void hs_client_leave(lua_State *L, hs_client *c);
+/* The mechanism under it, for objects that call through a client (a page
+ * set): runs body on the top nargs values under lua_pcall, with c (NULL: no
+ * client) marked in a call; self is the positive stack index of c's userdata
+ * (below or among those values). Returns lua_pcall's status, with body's
+ * results or the error on the stack. */
+int hs_client_pcall(lua_State *L, hs_client *c, int self, int nargs, lua_CFunction body);
 /* A call has read its inputs (whose metamethods may still make other calls
  * of the client) and starts changing client state: from here to its end a
  * call of the same client (from its hook, its token_store, a finalizer) is

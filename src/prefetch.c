@@ -106,28 +106,18 @@ static int l_close(lua_State *L)
 static int pf_guard(lua_State *L, lua_CFunction body)
 {
     hs_prefetch *p = check_prefetch(L);
-    hs_client *c = p->c;
-    int nargs = lua_gettop(L), rc, busy = 0;
-    lua_pushcfunction(L, body);
+    int nargs = lua_gettop(L), rc;
+    hs_getuservalue(L, 1); /* {client}: the client goes below the arguments */
+    lua_rawgeti(L, -1, 1);
+    lua_replace(L, -2);
     lua_insert(L, 1);
     p->depth++;
-    if (c != NULL) {
-        busy = c->busy;
-        hs_getuservalue(L, 2); /* {client}; the set itself, moved up by body */
-        lua_rawgeti(L, -1, 1);
-        hs_client_enter(L, c, lua_gettop(L));
-        lua_pop(L, 2);
-    }
-    rc = lua_pcall(L, nargs, LUA_MULTRET, 0);
-    if (c != NULL) {
-        c->busy = busy;
-        hs_client_leave(L, c);
-    }
+    rc = hs_client_pcall(L, p->c, 1, nargs, body);
     if (--p->depth == 0 && p->closed)
         prefetch_release(p);
     if (rc != 0)
         return lua_error(L);
-    return lua_gettop(L);
+    return lua_gettop(L) - 1; /* body's results, above the client */
 }
 
 /* Move the transfers on and mark the finished ones; non-blocking. */
