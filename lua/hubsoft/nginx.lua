@@ -197,11 +197,10 @@ local function check_args(method, path, opts)
   return nil, marked
 end
 
-local TEMPLATE -- every client's proxy shares its metatable
+local TEMPLATE, CLIENT_MT -- every client's proxy is made from TEMPLATE and shares its metatable
 
 local function client_state(api, name)
-  local st = type(api) == "userdata" and TEMPLATE and getmetatable(api) == getmetatable(TEMPLATE)
-    and getfenv(api)
+  local st = CLIENT_MT ~= nil and getmetatable(api) == CLIENT_MT and getfenv(api)
   if not st then
     error("hubsoft: call it with a colon: api:" .. name .. "(...)", 3)
   end
@@ -435,9 +434,9 @@ function M.new(config, opts)
   }
   if not TEMPLATE then
     TEMPLATE = newproxy(true)
-    local mt = getmetatable(TEMPLATE)
-    mt.__index = methods
-    mt.__tostring = function(api)
+    CLIENT_MT = getmetatable(TEMPLATE)
+    CLIENT_MT.__index = methods
+    CLIENT_MT.__tostring = function(api)
       return "hubsoft.nginx client" .. (getfenv(api).closed and " (closed)" or "")
     end
   end
