@@ -4,11 +4,12 @@
 --
 -- Walks /atendimento/todos with api:each (500 per page, the vendor's
 -- maximum) and writes each record as it arrives, so memory stays flat
--- whatever the month holds. CSV per RFC 4180: comma separated, CRLF line
--- ends, fields quoted when they hold a comma, a quote or a line break, quotes
--- doubled; a text starting with =, +, -, @, a tab or CR gets a leading ' so
--- that a spreadsheet shows it rather than running it as a formula. Without
--- out.csv the CSV goes to stdout. A progress line on stderr ("\r"-updated)
+-- whatever the month holds. The CSV is written by hubsoft.cli.writers, as
+-- `hubsoft export --format csv` writes it: RFC 4180 (comma separated, CRLF
+-- line ends, fields quoted when they hold a comma, a quote or a line break,
+-- quotes doubled), and a text starting with =, +, -, @, a tab or CR gets a
+-- leading ' so that a spreadsheet shows it rather than running it as a
+-- formula. Without out.csv the CSV goes to stdout. A progress line on stderr ("\r"-updated)
 -- says the page and the records written so far.
 --
 -- Run it from the repository root, after building (see scripts/demo.sh), with
@@ -22,6 +23,8 @@
 --
 -- Exits 0 when every page was exported, 1 on failure, 2 on bad arguments.
 local hubsoft = require "hubsoft"
+local core = require "hubsoft.core"
+local writers = require "hubsoft.cli.writers"
 
 -- `assert(api:metodo(...))` is fine on Lua 5.2+ and LuaJIT; Lua 5.1's assert
 -- wants a string message and would hide the error table, so raise it as is.
@@ -62,25 +65,7 @@ local data_inicio = ("%04d-%02d-01"):format(year, mon)
 local data_fim = ("%04d-%02d-%02d"):format(year, mon, last_day)
 local per_page = tonumber(getenv("HUBSOFT_PAGE_SIZE", "500"))
 
----------------------------------------------------------------- CSV
-
-local function csv_field(v)
-  if v == nil or v == hubsoft.null then return "" end
-  local s = tostring(v)
-  if type(v) == "number" and v == math.floor(v) then s = ("%d"):format(v) end
-  -- a customer's text that a spreadsheet would run as a formula stays text
-  if type(v) == "string" and s:find("^[=+%-@\t\r]") then s = "'" .. s end
-  if s:find('[,"\r\n]') then
-    s = '"' .. s:gsub('"', '""') .. '"'
-  end
-  return s
-end
-
-local function csv_line(values)
-  local out = {}
-  for i = 1, #COLUMNS do out[i] = csv_field(values[COLUMNS[i]]) end
-  return table.concat(out, ",") .. "\r\n"
-end
+---------------------------------------------------------------- rows
 
 -- A listing record as one CSV row. `status` and `tipo_atendimento` are
 -- objects in the paginated lists (labels elsewhere): take the label either way.
@@ -140,13 +125,10 @@ local function export(api, out)
   local total = head.paginacao and tonumber(head.paginacao.total_registros)
   local pages = total and math.max(1, math.ceil(total / per_page)) or nil
 
-  local header = {}
-  for i, c in ipairs(COLUMNS) do header[i] = c end
-  out:write(table.concat(header, ","), "\r\n")
-
+  local csv = writers.csv(core, out, COLUMNS) -- writes the header row
   local count, shown = 0, nil
   for atendimento, pagina in api:each("todos_atendimentos", filtros) do
-    assert(out:write(csv_line(row(atendimento))))
+    csv.write(row(atendimento))
     count = count + 1
     if pagina ~= shown or count % 100 == 0 then
       shown = pagina
@@ -154,6 +136,7 @@ local function export(api, out)
     end
   end
   io.stderr:write(("\rpágina %s/%s, %d registros\n"):format(pages or "?", pages or "?", count))
+  csv.close()
   return count, total
 end
 
@@ -169,7 +152,9 @@ if out_path then out:close() else out:flush() end
 api:close()
 if srv then srv:stop() end
 if not ok then
-  io.stderr:write("\nexport failed: ", tostring(count), "\n")
+  -- the writer raises {write_error = reason} when the output refuses a write
+  local why = type(count) == "table" and count.write_error or tostring(count)
+  io.stderr:write("\nexport failed: ", why, "\n")
   os.exit(1)
 end
 if total and count ~= total then
