@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets (clang) into build-fuzz and run each for a while.
-#   scripts/fuzz.sh [target ...]        (default: all four)
+#   scripts/fuzz.sh [target ...]        (default: all five)
 # Environment:
 #   FUZZ_SECONDS   seconds of fuzzing per target (default 60)
 #   FUZZ_FRESH=1   start from the committed seeds only (drop build-fuzz/corpus-work)
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.." || exit 2
 
 secs=${FUZZ_SECONDS:-60}
 build="build-fuzz"
-all=(fuzz_url fuzz_multipart fuzz_json fuzz_config)
+all=(fuzz_url fuzz_scrub fuzz_multipart fuzz_json fuzz_config)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
 start=$(date +%s)
 

@@ -435,6 +435,30 @@ describe("secrets", function()
       leaks:check()
     end)
 
+    it("two secrets that overlap in a text leave no fragment of either", function()
+      -- the text holds the password and the client_secret sharing "2026"; a
+      -- scrubber that hides the leftmost match and goes on after it shows
+      -- "-segredo-do-cliente", most of the client_secret
+      local password, secret = "senha-fraca-2026", "2026-segredo-do-cliente"
+      local seen = {}
+      local api = hubsoft.new(with(srv:config(), {
+        password = password, client_secret = secret, access_token = "not-a-token-the-server-gave",
+        retry_delay = 0.01, retry_max_delay = 0.05, timeout = 2,
+        on_request = function(info) seen[#seen + 1] = info.url end,
+      }))
+      local res, err = api:request("GET", READ_PATH, { query = { busca = "senha-fraca-2026-segredo-do-cliente" } })
+      assert.is_nil(res)
+      seen[#seen + 1] = tostring(err)
+      seen[#seen + 1] = err.url
+      assert.truthy(seen[1]:find("busca=***", 1, true), seen[1])
+      for _, s in ipairs(seen) do
+        for _, fragment in ipairs { "senha-fraca", "segredo-do-cliente", "2026" } do
+          assert.is_nil(s:find(fragment, 1, true), fragment .. " leaked: " .. s)
+        end
+      end
+      api:close()
+    end)
+
     it("a validation error does not echo an attachment path holding a secret", function()
       local api, leaks = setup_client()
       local res, err = api:adicionar_anexos(5001, { "/nonexistent/" .. C.password .. ".png" })

@@ -64,21 +64,45 @@ void hs_secrets_init(hs_secrets *sec)
     memset(sec, 0, sizeof(*sec));
 }
 
+/* f[j]: the length of the longest proper prefix of x[0..j] that is also
+ * a suffix of it (Knuth-Morris-Pratt). */
+static void kmp_table(const char *x, size_t m, size_t *f)
+{
+    size_t j, q = 0;
+    f[0] = 0;
+    for (j = 1; j < m; j++) {
+        while (q > 0 && x[j] != x[q])
+            q = f[q - 1];
+        if (x[j] == x[q])
+            q++;
+        f[j] = q;
+    }
+}
+
 static int add_one(hs_secrets *sec, const char *s, size_t len)
 {
     size_t i;
     char *copy;
+    size_t *fail;
     for (i = 0; i < sec->n; i++)
         if (sec->len[i] == len && memcmp(sec->s[i], s, len) == 0)
             return 0;
     if (sec->n == sizeof(sec->s) / sizeof(sec->s[0]))
-        return 0; /* 16 is far more than a client holds (8 at most) */
-    copy = malloc(len + 1);
-    if (copy == NULL)
+        return 0; /* 16 is far more than a client holds (12 at most) */
+    if (len > ((size_t)-1) / sizeof(size_t))
         return -1;
+    copy = malloc(len + 1);
+    fail = malloc(len * sizeof(size_t));
+    if (copy == NULL || fail == NULL) {
+        free(copy);
+        free(fail);
+        return -1;
+    }
     memcpy(copy, s, len);
     copy[len] = '\0';
+    kmp_table(copy, len, fail);
     sec->s[sec->n] = copy;
+    sec->fail[sec->n] = fail;
     sec->len[sec->n++] = len;
     return 0;
 }
@@ -126,40 +150,80 @@ void hs_secrets_clear(hs_secrets *sec)
     size_t i;
     for (i = 0; i < sec->n; i++) {
         volatile char *p = sec->s[i];
+        volatile size_t *f = sec->fail[i]; /* it tells how the secret repeats */
         size_t k;
-        for (k = 0; k < sec->len[i]; k++)
+        for (k = 0; k < sec->len[i]; k++) {
             p[k] = 0;
+            f[k] = 0;
+        }
         free(sec->s[i]);
+        free(sec->fail[i]);
     }
     hs_secrets_init(sec);
 }
 
+/* Mark in `hide` every byte of every occurrence of secret i in s; returns
+ * whether there was one. With hide NULL, only tells. */
+static int find_secret(const hs_secrets *sec, size_t i, const char *s, size_t len,
+                       unsigned char *hide)
+{
+    const char *x = sec->s[i];
+    const size_t *f = sec->fail[i];
+    size_t m = sec->len[i], q = 0, k, marked = 0; /* hide[0..marked) is done */
+    int found = 0;
+    for (k = 0; k < len; k++) {
+        if (q == 0) { /* skip to the next byte that can start a match */
+            const char *p = memchr(s + k, x[0], len - k);
+            if (p == NULL)
+                break;
+            k = (size_t)(p - s);
+        }
+        while (q > 0 && s[k] != x[q])
+            q = f[q - 1];
+        if (s[k] == x[q])
+            q++;
+        if (q == m) {
+            size_t from = k + 1 - m;
+            found = 1;
+            if (hide == NULL)
+                return 1;
+            if (from < marked)
+                from = marked; /* overlapping occurrences: each byte once */
+            memset(hide + from, 1, k + 1 - from);
+            marked = k + 1;
+            q = f[q - 1];
+        }
+    }
+    return found;
+}
+
 int hs_scrub(const hs_secrets *sec, const char *s, size_t len, hs_buf *out)
 {
-    size_t pos = 0;
-    if (sec == NULL || sec->n == 0)
+    unsigned char *hide;
+    size_t i, pos;
+    int any = 0;
+    if (sec == NULL || len == 0)
         return hs_buf_add(out, s, len);
-    while (pos < len) {
-        size_t best = len, bestlen = 0, i, k;
-        for (i = 0; i < sec->n; i++) {
-            const char *x = sec->s[i];
-            size_t xl = sec->len[i];
-            for (k = pos; k + xl <= len && k <= best; k++)
-                if (s[k] == x[0] && memcmp(s + k, x, xl) == 0) {
-                    if (k < best || xl > bestlen) {
-                        best = k;
-                        bestlen = xl;
-                    }
-                    break;
-                }
+    for (i = 0; i < sec->n && !any; i++)
+        any = find_secret(sec, i, s, len, NULL);
+    if (!any)
+        return hs_buf_add(out, s, len);
+    hide = calloc(len, 1);
+    if (hide == NULL)
+        return -1;
+    for (i = 0; i < sec->n; i++)
+        find_secret(sec, i, s, len, hide);
+    for (pos = 0; pos < len;) {
+        size_t end = pos;
+        int hidden = hide[pos];
+        while (end < len && hide[end] == hidden)
+            end++;
+        if ((hidden ? hs_buf_add(out, "***", 3) : hs_buf_add(out, s + pos, end - pos)) != 0) {
+            free(hide);
+            return -1;
         }
-        if (hs_buf_add(out, s + pos, best - pos) != 0)
-            return -1;
-        if (bestlen == 0)
-            break;
-        if (hs_buf_add(out, "***", 3) != 0)
-            return -1;
-        pos = best + bestlen;
+        pos = end;
     }
+    free(hide);
     return 0;
 }

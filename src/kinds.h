@@ -40,6 +40,7 @@ int hs_classify_failure(const hs_resp *r, int reread, size_t max_body, hs_kind *
 typedef struct hs_secrets {
     char *s[16];
     size_t len[16];
+    size_t *fail[16]; /* each one's failure function, for a linear search */
     size_t n;
 } hs_secrets;
 
@@ -48,8 +49,10 @@ void hs_secrets_init(hs_secrets *sec);
 int hs_secrets_add(hs_secrets *sec, const char *s, size_t len);
 void hs_secrets_clear(hs_secrets *sec); /* wipes and frees */
 
-/* Append s to out with every secret replaced by ***: leftmost match first,
- * the longest at one position. 0 or -1 (OOM). */
+/* Append s to out with every byte that belongs to an occurrence of a secret
+ * hidden: each run of hidden bytes becomes ***, so secrets that overlap or
+ * touch leave no fragment. Linear in len (Knuth-Morris-Pratt search, one
+ * pass a secret), whatever the text. 0 or -1 (OOM). */
 int hs_scrub(const hs_secrets *sec, const char *s, size_t len, hs_buf *out);
 
 #endif

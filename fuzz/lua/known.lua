@@ -117,4 +117,11 @@ return {
       return any(case.cfg, function(n) return n[1] == "hook" or n[1] == "store" end)
     end,
   },
+  {
+    id = "F9",
+    title = "the secret scrubber was quadratic: a long URL holding a secret's URL-encoded form "
+      .. "many times took minutes to scrub",
+    active = false,
+    violation = "a case ran over",
+  },
 }
