@@ -57,7 +57,10 @@ end
 
 -- The server, and what a run needs to know about it.
 local server
-local env = { tmpdir = os.getenv("TMPDIR") or "/tmp", case_seconds = tonumber(os.getenv("HUBSOFT_FUZZ_CASE_SECONDS")) }
+local env = {
+  tmpdir = os.getenv("TMPDIR") or "/tmp",
+  case_seconds = tonumber(os.getenv("HUBSOFT_FUZZ_CASE_SECONDS")) or H.CASE_SECONDS,
+}
 env.tmpdir = ("%s/hubsoft-fuzz-%d-%d"):format(env.tmpdir, os.time(), math.floor(socket.gettime() * 1000) % 100000)
 os.execute("mkdir -p " .. env.tmpdir)
 env.tmpfile = H.attachment_file()
@@ -68,8 +71,11 @@ local function start_server()
   if opts.url then
     env.url = opts.url
   else
-    -- the server runs without the sanitizer runtime: it is not under test
-    server = fake.start { seed_tickets = 30, lua = "env -u LD_PRELOAD lua5.4", idle_exit = 120 }
+    -- the server runs without the sanitizer runtime: it is not under test.
+    -- It exits when idle (left behind by a fuzzer that crashed), but only long
+    -- after the slowest case can end: the case limit, plus the C time no hook
+    -- can stop, which a case over the limit is reported for
+    server = fake.start { seed_tickets = 30, lua = "env -u LD_PRELOAD lua5.4", idle_exit = 900 }
     env.url = server.url
   end
   env.ctl = H.control(env.url)
@@ -101,7 +107,10 @@ end
 local function child(case)
   local file = env.tmpdir .. "/child-case.lua"
   write(file, "return " .. H.dump(case) .. "\n")
-  local cmd = ("timeout 120 %s %s --replay %s --url %s 2>&1; echo \"RC=$?\""):format(INTERP, HERE, file, env.url)
+  -- a case stuck in C past the case limit is killed: it is the same finding
+  -- as one the harness stopped (see the signature below)
+  local cmd = ("timeout %d %s %s --replay %s --url %s 2>&1; echo \"RC=$?\""):format(
+    2 * env.case_seconds, INTERP, HERE, file, env.url)
   local p = io.popen(cmd, "r")
   local out = p:read("*a")
   p:close()
@@ -112,6 +121,7 @@ local function child(case)
     or (out:match("runtime error: ([^\n]*)") and ("ubsan " .. out:match("runtime error: ([%a ]+)")))
     or (out:match("LeakSanitizer") and "lsan")
     or (out:match("VIOLATION: ([%a ]+)") and ("violation " .. out:match("VIOLATION: ([%a ]+)")))
+    or (rc == 124 and "violation a case ran over ")
     or ("exit " .. tostring(rc))
   return sig, out
 end
