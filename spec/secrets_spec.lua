@@ -459,6 +459,15 @@ describe("secrets", function()
       api:close()
     end)
 
+    it("the scrubber hubsoft.nginx uses hides the same: raw, URL-encoded, overlapping", function()
+      local core = require "hubsoft.core"
+      local text = "senha=" .. C.password .. "&q=" .. url_escape(C.password) .. " senha-fraca-2026-segredo-x"
+      assert.equals("senha=***&q=*** ***",
+        core.scrub(text, { C.password, 42, "", "senha-fraca-2026", "2026-segredo-x" }))
+      assert.equals(text, core.scrub(text, {}))
+      assert.has_error(function() core.scrub(text, "not a list") end)
+    end)
+
     it("a validation error does not echo an attachment path holding a secret", function()
       local api, leaks = setup_client()
       local res, err = api:adicionar_anexos(5001, { "/nonexistent/" .. C.password .. ".png" })

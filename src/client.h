@@ -138,6 +138,7 @@ int hs_push_interrupted(lua_State *L, hs_client *c, const char *method);
 void hs_errors_open(lua_State *L);
 int hs_l_error(lua_State *L);
 int hs_l_is_error(lua_State *L);
+int hs_l_scrub(lua_State *L); /* core.scrub(s, secrets) */
 /* Push `s` with every secret of the client replaced by ***. */
 void hs_push_scrubbed(lua_State *L, hs_client *c, const char *s, size_t len);
 /* Rebuild c->secrets after the token changed; raises when out of memory. */

@@ -228,6 +228,60 @@ int hs_l_is_error(lua_State *L)
     return 1;
 }
 
+/* core.scrub's secrets and output, owned by a userdata so that a Lua error
+ * (out of memory) frees them through __gc. */
+typedef struct scrub_box {
+    hs_secrets sec;
+    hs_buf out;
+} scrub_box;
+
+static void scrub_box_free(scrub_box *b)
+{
+    hs_secrets_clear(&b->sec);
+    hs_buf_wipe(&b->out);
+    hs_buf_free(&b->out);
+}
+
+static int scrub_box_gc(lua_State *L)
+{
+    scrub_box_free(lua_touserdata(L, 1));
+    return 0;
+}
+
+/* core.scrub(s, secrets): s with every secret of the list (strings; other
+ * values and empty strings are skipped) hidden as the client hides its own,
+ * for the layers that keep secrets in Lua (hubsoft.nginx). */
+int hs_l_scrub(lua_State *L)
+{
+    size_t len, n, i;
+    const char *s = luaL_checklstring(L, 1, &len);
+    scrub_box *b;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    b = lua_newuserdata(L, sizeof(*b));
+    hs_secrets_init(&b->sec);
+    hs_buf_init(&b->out);
+    lua_newtable(L);
+    lua_pushcfunction(L, scrub_box_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    n = hs_rawlen(L, 2);
+    for (i = 1; i <= n; i++) {
+        size_t sl;
+        const char *x;
+        lua_rawgeti(L, 2, (int)i);
+        x = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &sl) : NULL;
+        if (x != NULL && sl > 0 && hs_secrets_add(&b->sec, x, sl) != 0)
+            return luaL_error(L, "hubsoft: out of memory");
+        lua_pop(L, 1);
+    }
+    if (hs_scrub(&b->sec, s, len, &b->out) != 0)
+        return luaL_error(L, "hubsoft: out of memory");
+    lua_pushlstring(L, b->out.data ? b->out.data : "", b->out.len);
+    scrub_box_free(b); /* wiped now, not whenever the collector runs */
+    return 1;
+}
+
 void hs_errors_open(lua_State *L)
 {
     lua_newtable(L);

@@ -8,6 +8,7 @@
 static const luaL_Reg funcs[] = {
     {"error", hs_l_error},
     {"is_error", hs_l_is_error},
+    {"scrub", hs_l_scrub},
     {"array", hs_l_array},
     {"object", hs_l_object},
     {"encode", hs_l_encode},

@@ -64,36 +64,23 @@ local function crossing_error(field, why, method, url)
   }
 end
 
-local function replace_plain(s, needle)
-  if type(needle) ~= "string" or needle == "" then
-    return s
-  end
-  local out, pos = {}, 1
-  while true do
-    local i, j = s:find(needle, pos, true)
-    if not i then
-      break
-    end
-    out[#out + 1] = s:sub(pos, i - 1)
-    out[#out + 1] = "***"
-    pos = j + 1
-  end
-  out[#out + 1] = s:sub(pos)
-  return table.concat(out)
-end
-
--- A hook's error message without the secrets it might quote.
+-- A hook's error message without the secrets it might quote (the core's
+-- scrubber: raw and URL-encoded, overlapping ones leave no fragment).
 local function scrub(st, msg)
-  msg = replace_plain(msg, st.secrets.password)
-  msg = replace_plain(msg, st.secrets.client_secret)
-  msg = replace_plain(msg, st.secrets.access_token)
+  local secrets = {}
+  local function add(v)
+    if type(v) == "string" then secrets[#secrets + 1] = v end
+  end
+  add(st.secrets.password)
+  add(st.secrets.client_secret)
+  add(st.secrets.access_token)
   local s = st.dict:get(st.token_key)
   local token = type(s) == "string" and core.decode(s)
   if type(token) == "table" then
-    msg = replace_plain(msg, token.access_token)
-    msg = replace_plain(msg, token.refresh_token)
+    add(token.access_token)
+    add(token.refresh_token)
   end
-  return msg
+  return core.scrub(msg, secrets)
 end
 
 -- the pool --------------------------------------------------------------

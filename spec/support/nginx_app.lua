@@ -109,10 +109,12 @@ function scenarios.attachments()
   reply { r = r, err = err_view(err) }
 end
 
--- a hook that fails, quoting the password: reported in the error log, scrubbed
+-- a hook that fails, quoting the password, raw and URL-encoded (as in a URL):
+-- reported in the error log, scrubbed
 function scenarios.hook_error()
   local cfg = base_config { user_agent = "hook-error-client" }
-  cfg.on_request = function() error("hook saw " .. cfg.password) end
+  local encoded = cfg.password:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end)
+  cfg.on_request = function() error("hook saw " .. cfg.password .. " in ?senha=" .. encoded) end
   local api = hn.new(cfg)
   local r, err = api:configuracao("status_atendimento")
   reply { r = r, err = err_view(err) }
