@@ -162,15 +162,14 @@ void hs_secrets_clear(hs_secrets *sec)
     hs_secrets_init(sec);
 }
 
-/* Mark in `hide` every byte of every occurrence of secret i in s; returns
- * whether there was one. With hide NULL, only tells. */
+/* Mark in *hide every byte of every occurrence of secret i in s (the mask,
+ * len bytes, is made at the first occurrence any secret has). -1: OOM. */
 static int find_secret(const hs_secrets *sec, size_t i, const char *s, size_t len,
-                       unsigned char *hide)
+                       unsigned char **hide)
 {
     const char *x = sec->s[i];
     const size_t *f = sec->fail[i];
-    size_t m = sec->len[i], q = 0, k, marked = 0; /* hide[0..marked) is done */
-    int found = 0;
+    size_t m = sec->len[i], q = 0, k, marked = 0; /* (*hide)[0..marked) is done */
     for (k = 0; k < len; k++) {
         if (q == 0) { /* skip to the next byte that can start a match */
             const char *p = memchr(s + k, x[0], len - k);
@@ -184,46 +183,36 @@ static int find_secret(const hs_secrets *sec, size_t i, const char *s, size_t le
             q++;
         if (q == m) {
             size_t from = k + 1 - m;
-            found = 1;
-            if (hide == NULL)
-                return 1;
+            if (*hide == NULL && (*hide = calloc(len, 1)) == NULL)
+                return -1;
             if (from < marked)
                 from = marked; /* overlapping occurrences: each byte once */
-            memset(hide + from, 1, k + 1 - from);
+            memset(*hide + from, 1, k + 1 - from);
             marked = k + 1;
             q = f[q - 1];
         }
     }
-    return found;
+    return 0;
 }
 
 int hs_scrub(const hs_secrets *sec, const char *s, size_t len, hs_buf *out)
 {
-    unsigned char *hide;
+    unsigned char *hide = NULL;
     size_t i, pos;
-    int any = 0;
-    if (sec == NULL || len == 0)
-        return hs_buf_add(out, s, len);
-    for (i = 0; i < sec->n && !any; i++)
-        any = find_secret(sec, i, s, len, NULL);
-    if (!any)
-        return hs_buf_add(out, s, len);
-    hide = calloc(len, 1);
+    int rc = 0;
+    for (i = 0; sec != NULL && i < sec->n; i++)
+        if (find_secret(sec, i, s, len, &hide) != 0)
+            return -1;
     if (hide == NULL)
-        return -1;
-    for (i = 0; i < sec->n; i++)
-        find_secret(sec, i, s, len, hide);
-    for (pos = 0; pos < len;) {
+        return hs_buf_add(out, s, len);
+    for (pos = 0; pos < len && rc == 0;) {
         size_t end = pos;
         int hidden = hide[pos];
         while (end < len && hide[end] == hidden)
             end++;
-        if ((hidden ? hs_buf_add(out, "***", 3) : hs_buf_add(out, s + pos, end - pos)) != 0) {
-            free(hide);
-            return -1;
-        }
+        rc = hidden ? hs_buf_add(out, "***", 3) : hs_buf_add(out, s + pos, end - pos);
         pos = end;
     }
     free(hide);
-    return 0;
+    return rc;
 }
