@@ -65,6 +65,19 @@ describe("hubsoft core client", function()
       rejects(with(base, {user_agent = "a\nb"}), "user_agent must not contain control")
     end)
 
+    it("refuses a NUL byte inside a config string, which C would cut the value at", function()
+      -- found by the Lua-level fuzzer (F10): client_secret "a\0b" logged in as "a"
+      local base = srv:config()
+      for _, key in ipairs { "client_id", "client_secret", "username", "password", "user_agent",
+                             "ca_file", "ca_path", "proxy" } do
+        rejects(with(base, {[key] = "abc\0def"}), "config%." .. key .. " must not contain a NUL byte")
+      end
+      local ok, err = pcall(hubsoft.new, with(base, {password = "s3nh@\0-Secreta"}))
+      assert.is_false(ok)
+      assert.is_nil(tostring(err):find("s3nh@", 1, true), "the password is not echoed")
+      rejects(with(base, {["password\0x"] = "p"}), "unknown config key 'password' followed by a NUL byte")
+    end)
+
     it("wants all four credentials together, or a token", function()
       rejects({base_url = srv.url}, "needs client_id, client_secret, username and password")
       rejects({base_url = srv.url, client_id = "3", username = "u", password = "p"},

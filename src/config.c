@@ -30,11 +30,21 @@ static char *dup_str(lua_State *L, const char *s)
     return p;
 }
 
+/* C keeps these strings up to their first NUL: one inside would cut the
+ * value the user gave (a password sent short, a CA file path cut) without a
+ * word. Raises naming the key. */
+static void check_no_nul(lua_State *L, const char *key, const char *s, size_t n)
+{
+    if (memchr(s, '\0', n) != NULL)
+        luaL_error(L, "hubsoft.new: config.%s must not contain a NUL byte", key);
+}
+
 /* The string config[key], or NULL when absent. A string is left on the stack
  * (the caller copies it, then pops it): nothing else may hold it. */
 static const char *opt_string(lua_State *L, int idx, const char *key)
 {
     const char *s;
+    size_t n;
     lua_getfield(L, idx, key);
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
@@ -43,9 +53,10 @@ static const char *opt_string(lua_State *L, int idx, const char *key)
     if (lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "hubsoft.new: config.%s must be a string (got %s)", key,
                    luaL_typename(L, -1));
-    s = lua_tostring(L, -1);
-    if (s[0] == '\0')
+    s = lua_tolstring(L, -1, &n);
+    if (n == 0)
         luaL_error(L, "hubsoft.new: config.%s must not be empty", key);
+    check_no_nul(L, key, s, n);
     return s; /* left on the stack: a config with __index may have made it up */
 }
 
@@ -111,6 +122,7 @@ static int copy_cred(lua_State *L, int cfg, char **dst, const char *key, int all
     v = lua_tolstring(L, -1, &n);
     if (n == 0)
         luaL_error(L, "hubsoft.new: config.%s must not be empty", key);
+    check_no_nul(L, key, v, n);
     if (hs_token_set(dst, v, n) != 0)
         luaL_error(L, "hubsoft.new: out of memory");
     lua_pop(L, 1);
@@ -135,7 +147,9 @@ void hs_config_parse(lua_State *L, int cfg, int self, hs_client *c)
         lua_pop(L, 1);
         if (lua_type(L, -1) != LUA_TSTRING)
             luaL_error(L, "hubsoft.new: config keys must be strings");
-        s = lua_tostring(L, -1);
+        s = lua_tolstring(L, -1, &len);
+        if (strlen(s) != len)
+            luaL_error(L, "hubsoft.new: unknown config key '%s' followed by a NUL byte", s);
         for (i = 0; known_keys[i] != NULL; i++)
             if (strcmp(s, known_keys[i]) == 0) {
                 found = 1;

@@ -124,4 +124,10 @@ return {
     active = false,
     violation = "a case ran over",
   },
+  {
+    id = "F10",
+    title = "a config string with a NUL byte was cut at it (client_secret \"a\\0b\" logged in as \"a\")",
+    active = false,
+    violation = "^wrong err%.method ",
+  },
 }
